@@ -1,0 +1,47 @@
+/*
+ * Character backends for consoles (the UART, later virtio-console): stdio in
+ * raw mode, a pty, a Unix socket (server), or a file (output only).
+ *
+ * Output is written with chardev_write() from any thread. Input arrives on
+ * the backend's own reader thread and is delivered through the `on_input`
+ * callback the device installs; devices apply their own flow control.
+ */
+#ifndef PETREL_BACKEND_CHARDEV_H
+#define PETREL_BACKEND_CHARDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct chardev;
+
+struct chardev_ops {
+	ssize_t (*write)(struct chardev *cd, const void *buf, size_t len);
+	void (*close)(struct chardev *cd);
+};
+
+struct chardev {
+	const struct chardev_ops *ops;
+	/* Set by the consuming device: called with bytes the user typed. */
+	void (*on_input)(void *opaque, const uint8_t *buf, size_t len);
+	void *input_opaque;
+	/* Called when the user types the escape sequence (stdio: Ctrl-A x). */
+	void (*on_quit)(void *opaque);
+	void *quit_opaque;
+};
+
+/*
+ * Parse "stdio", "pty", "file:PATH", "unix:PATH", "null" and open it.
+ * Errors: -EINVAL for an unknown spec (message in why), -errno from the OS.
+ */
+int chardev_open(const char *spec, struct chardev **out, char *why, size_t why_len);
+ssize_t chardev_write(struct chardev *cd, const void *buf, size_t len);
+void chardev_close(struct chardev *cd);
+/* A chardev that records output in memory, for unit tests. */
+struct chardev *chardev_memory_new(void);
+const uint8_t *chardev_memory_data(struct chardev *cd, size_t *len);
+/* Feed input into a chardev as if typed (tests, and memory backends). */
+void chardev_inject_input(struct chardev *cd, const uint8_t *buf, size_t len);
+
+#endif
