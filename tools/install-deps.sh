@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what Petrel needs to build and test on Debian 12, using apt-get only
+# for packages that are missing. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+	# build
+	gcc meson ninja-build pkg-config
+	zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev
+	# tests: unit tests, tiny guests, CPU tester oracles, ACPI disassembler, fuzzing
+	libcmocka-dev nasm libcapstone-dev libzydis-dev acpica-tools
+	clang libclang-rt-14-dev
+	# default guest image (Debian kernel + busybox initramfs)
+	cpio busybox-static
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
