@@ -20,8 +20,8 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	-Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-fuzz
 shopt -s nullglob
-for f in build-fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+for f in build-fuzz/tests/fuzz/fuzz_*; do
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	echo "fuzz: $(basename "$f") for 10 s"
 	"$f" -max_total_time=10 -print_final_stats=0 >/dev/null 2>build-fuzz/"$(basename "$f")".log ||
 		{ tail -40 build-fuzz/"$(basename "$f")".log; exit 1; }
