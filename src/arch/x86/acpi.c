@@ -148,7 +148,6 @@ static void dsdt_pci(struct aml *a, const struct acpi_config *cfg)
 	aml_device_begin(a, "PCI0");
 	aml_name_eisaid(a, "_HID", "PNP0A08");
 	aml_name_eisaid(a, "_CID", "PNP0A03");
-	aml_name_int(a, "_ADR", 0);
 	aml_name_int(a, "_SEG", 0);
 	aml_name_int(a, "_UID", 0);
 	aml_name_int(a, "_BBN", 0);
