@@ -1,0 +1,278 @@
+/*
+ * Comparing a native and an engine outcome, and printing cases, results and
+ * differences (with a disassembly from libcapstone, used in tests only).
+ */
+#include <capstone/capstone.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "cpudiff.h"
+
+static const char *const gpr_name[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+					  "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15" };
+
+const char *cd_vector_name(int v)
+{
+	static const char *const n[] = { "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+					 "#DF", "?9",  "#TS", "#NP", "#SS", "#GP", "#PF", "?15",
+					 "#MF", "#AC", "#MC", "#XM" };
+	return v >= 0 && v < (int)(sizeof(n) / sizeof(n[0])) ? n[v] : "?";
+}
+
+static const char *outcome_name(int o)
+{
+	switch (o) {
+	case CD_DONE:
+		return "done";
+	case CD_EXC:
+		return "exception";
+	case CD_MEMFAULT:
+		return "memory fault (outside the mapped pages)";
+	case CD_TIMEOUT:
+		return "timeout";
+	default:
+		return "harness crash";
+	}
+}
+
+static void add(struct cd_diff *d, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add(struct cd_diff *d, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->n >= CD_DIFF_MAX)
+		return;
+	snprintf(d->field[d->n], sizeof(d->field[0]), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(d->line[d->n], sizeof(d->line[0]), fmt, ap);
+	va_end(ap);
+	d->n++;
+}
+
+static uint64_t fx64(const uint8_t *fx, unsigned off)
+{
+	uint64_t v;
+
+	memcpy(&v, fx + off, 8);
+	return v;
+}
+
+static unsigned fx16(const uint8_t *fx, unsigned off)
+{
+	uint16_t v;
+
+	memcpy(&v, fx + off, 2);
+	return v;
+}
+
+static uint32_t fx32(const uint8_t *fx, unsigned off)
+{
+	uint32_t v;
+
+	memcpy(&v, fx + off, 4);
+	return v;
+}
+
+static void cmp_page(struct cd_diff *d, const char *name, uint64_t base, const uint8_t *a,
+		     const uint8_t *b, size_t len)
+{
+	unsigned shown = 0;
+
+	for (size_t i = 0; i < len && shown < 4; i++) {
+		size_t j = i;
+		char fld[24];
+
+		if (a[i] == b[i])
+			continue;
+		while (j < len && j < i + 16 && a[j] != b[j])
+			j++;
+		snprintf(fld, sizeof(fld), "%s+%#zx", name, i);
+		{
+			char ha[40] = "", hb[40] = "";
+
+			for (size_t k = i; k < j; k++) {
+				snprintf(ha + 2 * (k - i), 3, "%02x", a[k]);
+				snprintf(hb + 2 * (k - i), 3, "%02x", b[k]);
+			}
+			add(d, fld, "mem %#" PRIx64 " [%zu bytes]: host %s engine %s", base + i, j - i,
+			    ha, hb);
+		}
+		shown++;
+		i = j;
+	}
+}
+
+bool cd_is_unimplemented(const struct cd_result *nat, const struct cd_result *emu)
+{
+	return emu->outcome == CD_EXC && emu->vector == 6 &&
+	       !(nat->outcome == CD_EXC && nat->vector == 6);
+}
+
+bool cd_compare(const struct cd_case *c, const struct cd_result *nat,
+		const struct cd_result *emu, struct cd_diff *d)
+{
+	uint32_t undef;
+	uint64_t fm;
+
+	d->n = 0;
+	if (nat->outcome == CD_CRASH) {
+		add(d, "harness", "native run: %s", nat->note);
+		return false;
+	}
+	if (nat->outcome != emu->outcome) {
+		add(d, "outcome", "host %s%s%s, engine %s%s%s %s", outcome_name(nat->outcome),
+		    nat->outcome == CD_EXC ? " " : "",
+		    nat->outcome == CD_EXC ? cd_vector_name(nat->vector) : "",
+		    outcome_name(emu->outcome), emu->outcome == CD_EXC ? " " : "",
+		    emu->outcome == CD_EXC ? cd_vector_name(emu->vector) : "", emu->note);
+		return false;
+	}
+	if (nat->outcome == CD_TIMEOUT)
+		return true;
+	if (nat->outcome == CD_EXC) {
+		if (nat->vector != emu->vector)
+			add(d, "vector", "host %s (%d), engine %s (%d)", cd_vector_name(nat->vector),
+			    nat->vector, cd_vector_name(emu->vector), emu->vector);
+		else if ((nat->vector == 13 || nat->vector == 12) && nat->err != emu->err)
+			add(d, "error code", "host %#" PRIx64 ", engine %#" PRIx64, nat->err, emu->err);
+	}
+	if (nat->outcome == CD_MEMFAULT &&
+	    !(nat->fault_addr >= emu->fault_addr && nat->fault_addr < emu->fault_addr + emu->fault_size))
+		add(d, "fault address", "host %#" PRIx64 ", engine access %#" PRIx64 "+%" PRIu64,
+		    nat->fault_addr, emu->fault_addr, emu->fault_size);
+	if (nat->out.rip != emu->out.rip)
+		add(d, "rip", "host %#" PRIx64 " engine %#" PRIx64, nat->out.rip, emu->out.rip);
+	for (int i = 0; i < 16; i++)
+		if (nat->out.gpr[i] != emu->out.gpr[i])
+			add(d, gpr_name[i], "%-4s host %016" PRIx64 " engine %016" PRIx64, gpr_name[i],
+			    nat->out.gpr[i], emu->out.gpr[i]);
+	undef = cd_case_undef_mask(c, nat, emu);
+	fm = CD_CMP_FLAGS & ~(uint64_t)undef;
+	if ((nat->out.rflags ^ emu->out.rflags) & fm)
+		add(d, "rflags", "rflags host %#" PRIx64 " engine %#" PRIx64 " (differ %#" PRIx64
+				 ", compared %#" PRIx64 ")",
+		    nat->out.rflags & CD_CMP_FLAGS, emu->out.rflags & CD_CMP_FLAGS,
+		    (nat->out.rflags ^ emu->out.rflags) & fm, fm);
+
+	{
+		const uint8_t *a = nat->out.fx, *b = emu->out.fx;
+
+		if (fx16(a, FX_FCW) != fx16(b, FX_FCW))
+			add(d, "fcw", "fcw host %#06x engine %#06x", fx16(a, FX_FCW), fx16(b, FX_FCW));
+		if (fx16(a, FX_FSW) != fx16(b, FX_FSW))
+			add(d, "fsw", "fsw host %#06x engine %#06x", fx16(a, FX_FSW), fx16(b, FX_FSW));
+		if (a[FX_FTW] != b[FX_FTW])
+			add(d, "ftw", "abridged ftw host %#04x engine %#04x", a[FX_FTW], b[FX_FTW]);
+		if (fx32(a, FX_MXCSR) != fx32(b, FX_MXCSR))
+			add(d, "mxcsr", "mxcsr host %#x engine %#x", fx32(a, FX_MXCSR),
+			    fx32(b, FX_MXCSR));
+		for (int i = 0; i < 8; i++) {
+			char f[8];
+
+			if (!memcmp(a + FX_ST(i), b + FX_ST(i), 10))
+				continue;
+			snprintf(f, sizeof(f), "st%d", i);
+			add(d, f, "st(%d) host %04x:%016" PRIx64 " engine %04x:%016" PRIx64, i,
+			    fx16(a, FX_ST(i) + 8), fx64(a, FX_ST(i)), fx16(b, FX_ST(i) + 8),
+			    fx64(b, FX_ST(i)));
+		}
+		for (int i = 0; i < 16; i++) {
+			char f[8];
+
+			if (!memcmp(a + FX_XMM(i), b + FX_XMM(i), 16))
+				continue;
+			snprintf(f, sizeof(f), "xmm%d", i);
+			add(d, f, "xmm%-2d host %016" PRIx64 ":%016" PRIx64 " engine %016" PRIx64
+				  ":%016" PRIx64,
+			    i, fx64(a, FX_XMM(i) + 8), fx64(a, FX_XMM(i)), fx64(b, FX_XMM(i) + 8),
+			    fx64(b, FX_XMM(i)));
+		}
+	}
+	cmp_page(d, "data", CD_DATA_BASE, nat->data, emu->data, CD_DATA_SIZE);
+	cmp_page(d, "stack", CD_STACK_BASE, nat->stack, emu->stack, CD_STACK_SIZE);
+	return d->n == 0;
+}
+
+static csh cs;
+static bool cs_ok;
+
+static void disasm(FILE *f, const uint8_t *code, size_t len, uint64_t addr)
+{
+	cs_insn *insn;
+	size_t n;
+
+	if (!cs_ok) {
+		if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+			fprintf(f, "      (capstone unavailable)\n");
+			return;
+		}
+		cs_ok = true;
+	}
+	n = cs_disasm(cs, code, len, addr, 0, &insn);
+	for (size_t i = 0; i < n; i++) {
+		char hex[64] = "";
+
+		for (size_t k = 0; k < insn[i].size && k < 20; k++)
+			snprintf(hex + 3 * k, 4, "%02x ", insn[i].bytes[k]);
+		fprintf(f, "      %#" PRIx64 ": %-36s %s %s\n", insn[i].address, hex, insn[i].mnemonic,
+			insn[i].op_str);
+		len -= insn[i].size;
+	}
+	if (n)
+		cs_free(insn, n);
+	if (len)
+		fprintf(f, "      (%zu bytes capstone does not decode)\n", len);
+}
+
+void cd_print_case(FILE *f, const struct cd_case *c)
+{
+	const uint8_t *fx = c->in.fx;
+
+	fprintf(f, "  code (%u bytes at %#llx):", c->code_len, CD_TEST_ADDR);
+	for (unsigned i = 0; i < c->code_len; i++)
+		fprintf(f, " %02x", c->code[i]);
+	fprintf(f, "\n");
+	for (unsigned i = 0; i < c->nunits; i++) {
+		const struct cd_unit *u = &c->units[i];
+
+		fprintf(f, "    unit %u: %s [%s]\n", i, cd_templates[u->tmpl].name,
+			cd_templates[u->tmpl].family);
+		disasm(f, c->code + u->off, u->len, CD_TEST_ADDR + u->off);
+	}
+	fprintf(f, "  input:\n");
+	for (int i = 0; i < 16; i += 4)
+		fprintf(f, "    %-3s %016" PRIx64 "  %-3s %016" PRIx64 "  %-3s %016" PRIx64
+			   "  %-3s %016" PRIx64 "\n",
+			gpr_name[i], c->in.gpr[i], gpr_name[i + 1], c->in.gpr[i + 1],
+			gpr_name[i + 2], c->in.gpr[i + 2], gpr_name[i + 3], c->in.gpr[i + 3]);
+	fprintf(f, "    rflags %#" PRIx64 "  mxcsr %#x  fcw %#06x fsw %#06x ftw(abridged) %#04x\n",
+		c->in.rflags, fx32(fx, FX_MXCSR), fx16(fx, FX_FCW), fx16(fx, FX_FSW), fx[FX_FTW]);
+	for (int i = 0; i < 8; i += 2)
+		fprintf(f, "    st(%d) %04x:%016" PRIx64 "   st(%d) %04x:%016" PRIx64 "\n", i,
+			fx16(fx, FX_ST(i) + 8), fx64(fx, FX_ST(i)), i + 1, fx16(fx, FX_ST(i + 1) + 8),
+			fx64(fx, FX_ST(i + 1)));
+	for (int i = 0; i < 16; i += 2)
+		fprintf(f, "    xmm%-2d %016" PRIx64 ":%016" PRIx64 "  xmm%-2d %016" PRIx64
+			   ":%016" PRIx64 "\n",
+			i, fx64(fx, FX_XMM(i) + 8), fx64(fx, FX_XMM(i)), i + 1,
+			fx64(fx, FX_XMM(i + 1) + 8), fx64(fx, FX_XMM(i + 1)));
+}
+
+void cd_print_result(FILE *f, const char *who, const struct cd_result *r)
+{
+	fprintf(f, "  %s: %s", who, outcome_name(r->outcome));
+	if (r->outcome == CD_EXC)
+		fprintf(f, " %s err %#" PRIx64, cd_vector_name(r->vector), r->err);
+	if (r->outcome == CD_MEMFAULT)
+		fprintf(f, " at %#" PRIx64, r->fault_addr);
+	fprintf(f, " rip %#" PRIx64 "%s%s\n", r->out.rip, r->note[0] ? " — " : "", r->note);
+}
+
+void cd_print_diff(FILE *f, const struct cd_diff *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		fprintf(f, "    DIFF %s\n", d->line[i]);
+}

@@ -1,0 +1,539 @@
+/*
+ * cpu-diff: run generated cases natively and in the engine and compare.
+ *
+ *   cpu-diff [--seed N] [--cases N]     CI mode: skips known-failures.txt families
+ *   cpu-diff --long [--hours H]         random seed, runs until stopped or H hours
+ *   cpu-diff --filter FAM[,FAM...]      only these families (known failures included)
+ *   cpu-diff --report                   per-family pass/fail table, nothing skipped
+ *   cpu-diff --only N [--seed N]        re-run one case and print everything
+ *   cpu-diff --self-check               host against host: checks the harness itself
+ *
+ * Case i is generated from (seed, i) alone, so a failure is reproduced by
+ * the same command line plus --only i. The first 3/4 of the cases exercise
+ * one template each (round-robin over the allowed templates); the rest are
+ * random sequences drawn from templates that passed their single cases.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpudiff.h"
+
+#ifndef CD_SOURCE_DIR
+#define CD_SOURCE_DIR "."
+#endif
+
+#define BATCH 256
+#define NFAM_MAX 128
+
+struct fam_stat {
+	uint64_t cases, pass, fail, unimpl;
+	int64_t first_fail;
+	char first_field[24];
+};
+
+struct ctx {
+	uint64_t seed, cases;
+	bool long_mode, report, verbose;
+	double hours;
+	const char *filter, *known_path;
+	int64_t only;
+	unsigned max_print, printed;
+	struct cd_native *nat;
+	struct cd_native *self; /* --self-check: a second native child plays the engine */
+	bool fam_allowed[NFAM_MAX], fam_known[NFAM_MAX];
+	char known_reason[NFAM_MAX][120];
+	bool *tmpl_allowed, *seq_allowed;
+	uint64_t *tmpl_fail, *tmpl_unimpl, *tmpl_cases;
+	unsigned *list, nlist;
+	struct fam_stat fam[NFAM_MAX], seq;
+	uint64_t total, failures, unimpl, skipped_fam;
+	uint64_t outcomes[CD_CRASH + 1], vectors[32];
+};
+
+static volatile sig_atomic_t stop_req;
+
+static void on_int(int sig)
+{
+	(void)sig;
+	stop_req = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: cpu-diff [--seed N] [--cases N] [--long [--hours H]] [--filter FAM[,FAM]]\n"
+		"                [--report] [--only N] [--max-print N] [--known FILE] [-v]\n"
+		"       cpu-diff --list   (families and templates)\n");
+}
+
+static void load_known(struct ctx *x)
+{
+	char path[512], line[256];
+	FILE *f;
+
+	if (x->known_path)
+		snprintf(path, sizeof(path), "%s", x->known_path);
+	else
+		snprintf(path, sizeof(path), "%s/known-failures.txt", CD_SOURCE_DIR);
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "cpu-diff: no %s (%s): nothing skipped\n", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char name[64] = "";
+		int n = 0, fi;
+		char *reason;
+
+		if (line[0] == '#' || sscanf(line, "%63s%n", name, &n) != 1)
+			continue;
+		fi = cd_family_index(name);
+		if (fi < 0) {
+			fprintf(stderr, "cpu-diff: %s: unknown family '%s'\n", path, name);
+			continue;
+		}
+		reason = line + n;
+		reason += strspn(reason, " \t");
+		reason[strcspn(reason, "\n")] = 0;
+		x->fam_known[fi] = true;
+		snprintf(x->known_reason[fi], sizeof(x->known_reason[fi]), "%s", reason);
+	}
+	fclose(f);
+}
+
+static bool in_filter(const char *filter, const char *fam)
+{
+	size_t n = strlen(fam);
+
+	for (const char *p = filter; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == n && !strncmp(p, fam, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static void gen_case(struct ctx *x, uint64_t i, struct cd_case *c)
+{
+	struct cd_rng r;
+	uint64_t singles = x->cases - x->cases / 4;
+
+	cd_rng_seed(&r, x->seed * 0x9e3779b97f4a7c15ull + i);
+	if (x->long_mode)
+		singles = (i % 4 != 3) ? i + 1 : 0;
+	if (i < singles || x->nlist == 0)
+		cd_gen_single(&r, x->list[i % (x->nlist ? x->nlist : 1)], c);
+	else
+		cd_gen_sequence(&r, x->seq_allowed, c);
+}
+
+static bool run_pair(struct ctx *x, const struct cd_case *c, struct cd_result *nat,
+		     struct cd_result *emu, struct cd_diff *d)
+{
+	if (cd_native_run(x->nat, c, nat, 1)) {
+		fprintf(stderr, "cpu-diff: native runner failed\n");
+		exit(2);
+	}
+	if (x->self) {
+		if (cd_native_run(x->self, c, emu, 1))
+			exit(2);
+	} else {
+		cd_engine_run(c, emu);
+	}
+	return cd_compare(c, nat, emu, d);
+}
+
+static bool same_failure(const struct cd_diff *a, const struct cd_diff *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (!strcmp(a->field[0], b->field[i]))
+			return true;
+	return false;
+}
+
+/* Shrink a failing case: drop units (their bytes become NOPs so RIP-relative
+ * operands of the others stay valid) and zero registers, as long as the same
+ * field still differs. */
+static void minimise(struct ctx *x, struct cd_case *c, const struct cd_diff *d0)
+{
+	static struct cd_result nat, emu;
+	struct cd_diff d;
+	struct cd_case *t = malloc(sizeof(*t));
+
+	if (!t)
+		return;
+	for (unsigned i = 0; c->nunits > 1 && i < c->nunits;) {
+		*t = *c;
+		memset(t->code + t->units[i].off, 0x90, t->units[i].len);
+		memmove(&t->units[i], &t->units[i + 1], (t->nunits - i - 1) * sizeof(t->units[0]));
+		t->nunits--;
+		if (!run_pair(x, t, &nat, &emu, &d) && same_failure(d0, &d))
+			*c = *t;
+		else
+			i++;
+	}
+	for (int g = 0; g < 16; g++) {
+		if (!c->in.gpr[g])
+			continue;
+		*t = *c;
+		t->in.gpr[g] = 0;
+		if (!run_pair(x, t, &nat, &emu, &d) && same_failure(d0, &d))
+			*c = *t;
+	}
+	for (int v = 0; v < 16; v++) {
+		*t = *c;
+		memset(t->in.fx + FX_XMM(v), 0, 16);
+		if (memcmp(t->in.fx, c->in.fx, 512) && !run_pair(x, t, &nat, &emu, &d) &&
+		    same_failure(d0, &d))
+			*c = *t;
+	}
+	free(t);
+}
+
+static void report_failure(struct ctx *x, uint64_t idx, const struct cd_case *c0,
+			   const struct cd_diff *d0)
+{
+	static struct cd_result nat, emu;
+	struct cd_case *c = malloc(sizeof(*c));
+	struct cd_diff d;
+
+	if (!c)
+		return;
+	*c = *c0;
+	minimise(x, c, d0);
+	run_pair(x, c, &nat, &emu, &d);
+	printf("FAIL case %" PRIu64 " (reproduce: cpu-diff --seed %" PRIu64 " --cases %" PRIu64
+	       "%s%s%s --only %" PRIu64 "), minimised:\n",
+	       idx, x->seed, x->cases, x->filter ? " --filter " : "", x->filter ? x->filter : "",
+	       x->long_mode ? " --long" : "", idx);
+	cd_print_case(stdout, c);
+	cd_print_result(stdout, "host  ", &nat);
+	cd_print_result(stdout, "engine", &emu);
+	cd_print_diff(stdout, d.n ? &d : d0);
+	fflush(stdout);
+	free(c);
+}
+
+static void account(struct ctx *x, uint64_t idx, const struct cd_case *c,
+		    const struct cd_result *nat, const struct cd_result *emu)
+{
+	struct cd_diff d;
+	bool single = c->nunits == 1;
+	unsigned t = c->nunits ? c->units[0].tmpl : 0;
+	struct fam_stat *fs = single ? &x->fam[cd_template_family(t)] : &x->seq;
+	bool ok;
+
+	x->total++;
+	fs->cases++;
+	x->outcomes[nat->outcome]++;
+	if (nat->outcome == CD_EXC && nat->vector >= 0 && nat->vector < 32)
+		x->vectors[nat->vector]++;
+	if (single)
+		x->tmpl_cases[t]++;
+	if (cd_is_unimplemented(nat, emu)) {
+		/* Reported as not implemented; never a pass. */
+		fs->unimpl++;
+		x->unimpl++;
+		if (single)
+			x->tmpl_unimpl[t]++;
+		if (single && x->seq_allowed[t])
+			x->seq_allowed[t] = false;
+		return;
+	}
+	ok = cd_compare(c, nat, emu, &d);
+	if (ok) {
+		fs->pass++;
+		return;
+	}
+	fs->fail++;
+	x->failures++;
+	if (single) {
+		x->tmpl_fail[t]++;
+		x->seq_allowed[t] = false;
+	}
+	if (fs->fail == 1) {
+		fs->first_fail = (int64_t)idx;
+		snprintf(fs->first_field, sizeof(fs->first_field), "%s", d.field[0]);
+	}
+	if (x->printed < x->max_print && !x->report) {
+		x->printed++;
+		report_failure(x, idx, c, &d);
+	}
+}
+
+static void print_report(struct ctx *x)
+{
+	unsigned nf = cd_family_count();
+
+	printf("\n%-12s %9s %9s %9s %9s  %s\n", "family", "cases", "pass", "fail", "not-impl",
+	       "status / templates failing (F) or not implemented (U)");
+	for (unsigned f = 0; f < nf; f++) {
+		struct fam_stat *s = &x->fam[f];
+		const char *st;
+		unsigned shown = 0;
+
+		if (!x->fam_allowed[f]) {
+			if (x->fam_known[f])
+				printf("%-12s %9s %9s %9s %9s  skipped (known failure: %s)\n",
+				       cd_family_name(f), "-", "-", "-", "-", x->known_reason[f]);
+			continue;
+		}
+		st = s->fail ? "FAIL" : s->unimpl == s->cases ? "not implemented"
+			       : s->unimpl ? "partial" : "pass";
+		printf("%-12s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "  %s", cd_family_name(f),
+		       s->cases, s->pass, s->fail, s->unimpl, st);
+		if (s->fail)
+			printf(" (first: case %" PRId64 ", %s)", s->first_fail, s->first_field);
+		if (x->fam_known[f] && !s->fail && !s->unimpl)
+			printf(" [listed in known-failures.txt: remove it]");
+		for (unsigned t = 0; t < cd_ntemplates && (s->fail || s->unimpl); t++) {
+			if (cd_template_family(t) != (int)f ||
+			    !(x->tmpl_fail[t] || x->tmpl_unimpl[t]) || s->unimpl == s->cases)
+				continue;
+			if (shown++ < 8)
+				printf("%s %s:%s", shown == 1 ? " ;" : ",", cd_templates[t].name,
+				       x->tmpl_fail[t] ? "F" : "U");
+		}
+		if (shown > 8)
+			printf(" ...(+%u)", shown - 8);
+		printf("\n");
+	}
+	printf("%-12s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "  %s\n", "sequences",
+	       x->seq.cases, x->seq.pass, x->seq.fail, x->seq.unimpl,
+	       x->seq.fail ? "FAIL" : "pass");
+}
+
+static int run_only(struct ctx *x)
+{
+	static struct cd_case c;
+	static struct cd_result nat, emu;
+	struct cd_diff d;
+	bool ok;
+
+	gen_case(x, (uint64_t)x->only, &c);
+	cd_print_case(stdout, &c);
+	ok = run_pair(x, &c, &nat, &emu, &d);
+	cd_print_result(stdout, "host  ", &nat);
+	cd_print_result(stdout, "engine", &emu);
+	if (cd_is_unimplemented(&nat, &emu)) {
+		printf("  not implemented in the engine (#UD)\n");
+		return 0;
+	}
+	cd_print_diff(stdout, &d);
+	printf("  %s\n", ok ? "MATCH" : "MISMATCH");
+	if (!ok && x->verbose)
+		report_failure(x, (uint64_t)x->only, &c, &d);
+	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "cases", required_argument, NULL, 'n' },
+		{ "long", no_argument, NULL, 'L' },
+		{ "hours", required_argument, NULL, 'H' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "report", no_argument, NULL, 'r' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "max-print", required_argument, NULL, 'm' },
+		{ "known", required_argument, NULL, 'k' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "self-check", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct cd_case cases[BATCH];
+	static struct cd_result nat[BATCH], emu[BATCH];
+	struct ctx *x = calloc(1, sizeof(*x));
+	bool seed_given = false;
+	unsigned nf;
+	int opt, rc;
+	struct timespec t0, t1;
+	double secs;
+
+	if (!x)
+		return 2;
+	x->seed = 1;
+	x->cases = 200000;
+	x->only = -1;
+	x->max_print = 10;
+	while ((opt = getopt_long(argc, argv, "s:n:f:o:vh", lo, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			x->seed = strtoull(optarg, NULL, 0);
+			seed_given = true;
+			break;
+		case 'n':
+			x->cases = strtoull(optarg, NULL, 0);
+			break;
+		case 'L':
+			x->long_mode = true;
+			break;
+		case 'H':
+			x->hours = strtod(optarg, NULL);
+			break;
+		case 'f':
+			x->filter = optarg;
+			break;
+		case 'r':
+			x->report = true;
+			break;
+		case 'o':
+			x->only = (int64_t)strtoull(optarg, NULL, 0);
+			break;
+		case 'm':
+			x->max_print = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'k':
+			x->known_path = optarg;
+			break;
+		case 'v':
+			x->verbose = true;
+			break;
+		case 'S':
+			if (cd_native_open(&x->self, BATCH))
+				return 2;
+			break;
+		case 'l':
+			for (unsigned t = 0; t < cd_ntemplates; t++)
+				printf("%-12s %s\n", cd_templates[t].family, cd_templates[t].name);
+			return 0;
+		default:
+			usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (x->long_mode && !seed_given) {
+		clock_gettime(CLOCK_REALTIME, &t0);
+		x->seed = (uint64_t)t0.tv_sec ^ ((uint64_t)t0.tv_nsec << 20) ^ (uint64_t)getpid();
+	}
+	nf = cd_family_count();
+	load_known(x);
+	if (x->filter) {
+		char *dup = strdup(x->filter);
+
+		for (char *p = strtok(dup, ","); p; p = strtok(NULL, ","))
+			if (cd_family_index(p) < 0) {
+				fprintf(stderr, "cpu-diff: unknown family '%s' (see --list)\n", p);
+				return 2;
+			}
+		free(dup);
+	}
+	for (unsigned f = 0; f < nf; f++) {
+		bool want = x->filter ? in_filter(x->filter, cd_family_name(f)) : true;
+
+		if (want && x->fam_known[f] && !x->filter && !x->report) {
+			want = false;
+			x->skipped_fam++;
+		}
+		x->fam_allowed[f] = want;
+	}
+	x->tmpl_allowed = calloc(cd_ntemplates, sizeof(bool));
+	x->seq_allowed = calloc(cd_ntemplates, sizeof(bool));
+	x->tmpl_fail = calloc(cd_ntemplates, sizeof(uint64_t));
+	x->tmpl_unimpl = calloc(cd_ntemplates, sizeof(uint64_t));
+	x->tmpl_cases = calloc(cd_ntemplates, sizeof(uint64_t));
+	x->list = calloc(cd_ntemplates, sizeof(unsigned));
+	if (!x->tmpl_allowed || !x->seq_allowed || !x->tmpl_fail || !x->tmpl_unimpl ||
+	    !x->tmpl_cases || !x->list)
+		return 2;
+	for (unsigned t = 0; t < cd_ntemplates; t++) {
+		x->tmpl_allowed[t] = x->fam_allowed[cd_template_family(t)];
+		/* sequences leave out units that end them on purpose */
+		x->seq_allowed[t] = x->tmpl_allowed[t] && strcmp(cd_templates[t].family, "fault") &&
+				    strcmp(cd_templates[t].family, "invalid64");
+		if (x->tmpl_allowed[t])
+			x->list[x->nlist++] = t;
+	}
+	if (cd_engine_init()) {
+		fprintf(stderr, "cpu-diff: engine set-up failed\n");
+		return 2;
+	}
+	rc = cd_native_open(&x->nat, BATCH);
+	if (rc) {
+		fprintf(stderr, "cpu-diff: native runner: %s\n", strerror(-rc));
+		return 2;
+	}
+	if (x->only >= 0) {
+		rc = run_only(x);
+		cd_native_close(x->nat);
+		return rc;
+	}
+	signal(SIGINT, on_int);
+	signal(SIGTERM, on_int);
+	printf("cpu-diff: seed %" PRIu64 ", %s, %u templates in %u families", x->seed,
+	       x->long_mode ? "long run" : "fixed case count", x->nlist, nf);
+	if (x->skipped_fam)
+		printf(", %" PRIu64 " families skipped (known-failures.txt)", x->skipped_fam);
+	printf("\n");
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t base = 0; !stop_req && (x->long_mode || base < x->cases); base += BATCH) {
+		unsigned n = BATCH;
+
+		if (!x->long_mode && x->cases - base < n)
+			n = (unsigned)(x->cases - base);
+		for (unsigned i = 0; i < n; i++)
+			gen_case(x, base + i, &cases[i]);
+		rc = cd_native_start(x->nat, cases, n);
+		if (rc)
+			break;
+		if (x->self)
+			rc = cd_native_run(x->self, cases, emu, n);
+		else
+			for (unsigned i = 0; i < n; i++)
+				cd_engine_run(&cases[i], &emu[i]);
+		if (rc)
+			break;
+		rc = cd_native_wait(x->nat, nat, n);
+		if (rc)
+			break;
+		for (unsigned i = 0; i < n; i++)
+			account(x, base + i, &cases[i], &nat[i], &emu[i]);
+		if (x->long_mode) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+			if (x->hours > 0 && secs > x->hours * 3600)
+				break;
+			if ((base / BATCH) % 400 == 0)
+				printf("  %.0f s: %" PRIu64 " cases, %" PRIu64 " failures, %" PRIu64
+				       " not implemented\n",
+				       secs, x->total, x->failures, x->unimpl), fflush(stdout);
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	cd_native_close(x->nat);
+	cd_native_close(x->self);
+	if (rc) {
+		fprintf(stderr, "cpu-diff: native runner: %s\n", strerror(-rc));
+		return 2;
+	}
+	if (x->report || x->verbose || x->failures)
+		print_report(x);
+	printf("cpu-diff: %" PRIu64 " cases in %.1f s (%.0f/s): %" PRIu64 " failures, %" PRIu64
+	       " not implemented (engine #UD), %" PRIu64 " families skipped as known failures\n",
+	       x->total, secs, (double)x->total / (secs > 0 ? secs : 1), x->failures, x->unimpl,
+	       x->skipped_fam);
+	printf("cpu-diff: host outcomes: %" PRIu64 " completed, %" PRIu64 " memory faults, %" PRIu64
+	       " timeouts, %" PRIu64 " harness crashes, exceptions:",
+	       x->outcomes[CD_DONE], x->outcomes[CD_MEMFAULT], x->outcomes[CD_TIMEOUT],
+	       x->outcomes[CD_CRASH]);
+	for (int v = 0; v < 32; v++)
+		if (x->vectors[v])
+			printf(" %s %" PRIu64, cd_vector_name(v), x->vectors[v]);
+	printf("\n");
+	if (x->report)
+		return 0;
+	return x->failures ? 1 : 0;
+}
