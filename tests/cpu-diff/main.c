@@ -7,6 +7,7 @@
  *   cpu-diff --report                   per-family pass/fail table, nothing skipped
  *   cpu-diff --only N [--seed N]        re-run one case and print everything
  *   cpu-diff --self-check               host against host: checks the harness itself
+ *   cpu-diff --harness-test             hand-made cases with known native outcomes
  *
  * Case i is generated from (seed, i) alone, so a failure is reproduced by
  * the same command line plus --only i. The first 3/4 of the cases exercise
@@ -311,6 +312,62 @@ static void print_report(struct ctx *x)
 	       x->seq.fail ? "FAIL" : "pass");
 }
 
+/*
+ * Checks of the native runner itself on hand-made cases with known outcomes:
+ * a loop must time out, faults must map to the right vector and RIP, and
+ * the state must come back exactly.
+ */
+static int harness_test(struct ctx *x)
+{
+	static const struct {
+		const char *name;
+		uint8_t code[16];
+		unsigned len;
+		int outcome, vector;
+		unsigned rip_off;
+	} t[] = {
+		{ "jmp $ (loop)", { 0xeb, 0xfe }, 2, CD_TIMEOUT, 0, 0 },
+		{ "ud2", { 0x90, 0x0f, 0x0b }, 3, CD_EXC, 6, 1 },
+		{ "div by zero", { 0x48, 0x31, 0xc9, 0x48, 0xf7, 0xf1 }, 6, CD_EXC, 0, 3 },
+		{ "load from 0", { 0x48, 0x31, 0xc0, 0x48, 0x8b, 0x00 }, 6, CD_MEMFAULT, 0, 3 },
+		{ "non-canonical", { 0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x8b, 0x00 }, 12, CD_EXC, 13, 10 },
+		{ "int3 (trap)", { 0xcc }, 1, CD_EXC, 3, 1 },
+		{ "add rax, 1", { 0x48, 0x83, 0xc0, 0x01 }, 4, CD_DONE, 0, 4 },
+		{ "push to bad rsp", { 0x48, 0x31, 0xe4, 0x50 }, 4, CD_MEMFAULT, 0, 3 },
+	};
+	static struct cd_case c;
+	static struct cd_result r;
+	struct cd_rng rng;
+	int bad = 0;
+
+	cd_rng_seed(&rng, 7);
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cd_gen_single(&rng, 0, &c);
+		memcpy(c.code, t[i].code, t[i].len);
+		c.code_len = t[i].len;
+		c.nunits = 0;
+		c.in.gpr[0] = 41;
+		if (cd_native_run(x->nat, &c, &r, 1))
+			return 2;
+		if (r.outcome != t[i].outcome || (r.outcome == CD_EXC && r.vector != t[i].vector) ||
+		    (r.outcome != CD_TIMEOUT && r.out.rip != CD_TEST_ADDR + t[i].rip_off)) {
+			printf("harness FAIL %s: ", t[i].name);
+			cd_print_result(stdout, "host", &r);
+			bad++;
+			continue;
+		}
+		if (i == 6 && (r.out.gpr[0] != 42 || memcmp(r.data, c.data, CD_DATA_SIZE) ||
+			       memcmp(r.out.fx + FX_XMM(0), c.in.fx + FX_XMM(0), 256) ||
+			       memcmp(r.out.fx, c.in.fx, 4) || r.out.gpr[15] != c.in.gpr[15])) {
+			printf("harness FAIL: state not carried through\n");
+			bad++;
+			continue;
+		}
+		printf("harness ok: %s\n", t[i].name);
+	}
+	return bad ? 1 : 0;
+}
+
 static int run_only(struct ctx *x)
 {
 	static struct cd_case c;
@@ -349,13 +406,14 @@ int main(int argc, char **argv)
 		{ "list", no_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "self-check", no_argument, NULL, 'S' },
+		{ "harness-test", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct cd_case cases[BATCH];
 	static struct cd_result nat[BATCH], emu[BATCH];
 	struct ctx *x = calloc(1, sizeof(*x));
-	bool seed_given = false;
+	bool seed_given = false, htest = false;
 	unsigned nf;
 	int opt, rc;
 	struct timespec t0, t1;
@@ -399,6 +457,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			x->verbose = true;
+			break;
+		case 'T':
+			htest = true;
 			break;
 		case 'S':
 			if (cd_native_open(&x->self, BATCH))
@@ -464,8 +525,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpu-diff: native runner: %s\n", strerror(-rc));
 		return 2;
 	}
-	if (x->only >= 0) {
-		rc = run_only(x);
+	if (htest || x->only >= 0) {
+		rc = htest ? harness_test(x) : run_only(x);
 		cd_native_close(x->nat);
 		return rc;
 	}
