@@ -1,8 +1,7 @@
-/* petrel: the command-line entry point (placeholder until the CLI lands). */
-#include <stdio.h>
+/* petrel: the command-line entry point. */
+#include "cli/cli.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-	printf("petrel 0.1.0\n");
-	return 0;
+	return cli_main(argc, argv);
 }

@@ -1,0 +1,36 @@
+/* The petrel command line: a table of verbs, each a function with one-line help. */
+#ifndef PETREL_CLI_CLI_H
+#define PETREL_CLI_CLI_H
+
+#include <stddef.h>
+
+#include "vm/config.h"
+
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the verb */
+	const char *help;                 /* one line for `petrel --help` */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Exit statuses of the CLI itself (a guest's debug-exit status is odd, >= 1). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 2
+
+int cli_main(int argc, char **argv);
+int cli_run(int argc, char **argv);
+
+/*
+ * Parse `petrel run` options into cfg. Returns 0, 1 when --help was given
+ * (help printed), or -EINVAL with a message naming the bad value in err.
+ */
+int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t err_len);
+void cli_run_usage(void *file);
+
+/* The built-in demo guest (src/cli/demo_guest.asm): a flat 64-bit binary. */
+extern const unsigned char petrel_demo_guest[];
+extern const unsigned char petrel_demo_guest_end[];
+
+#endif

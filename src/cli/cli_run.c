@@ -1,0 +1,152 @@
+/* petrel run: build a VM from options and run it in this process. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+void cli_run_usage(void *file)
+{
+	fprintf(file,
+		"Usage: petrel run [OPTIONS]\n"
+		"Boot a guest; petrel exits when it powers off.\n\n"
+		"  --accel auto|kvm|emu     CPU engine (default auto: KVM when the host runs\n"
+		"                           guest kernels in hardware, else the software CPU)\n"
+		"  --kernel PATH            guest kernel (default: the built-in demo guest)\n"
+		"  --kernel-format FMT      auto|linux|elf|multiboot|flat (default auto)\n"
+		"  --load-addr ADDR         load address of a flat kernel (default 0x100000)\n"
+		"  --initrd PATH            initial ramdisk\n"
+		"  --cmdline STR            kernel command line\n"
+		"  --mem MiB                guest RAM (default %u)\n"
+		"  --cpus N                 vCPUs, 1 to %u (default 1)\n"
+		"  --serial SPEC            COM1: stdio|pty|null|file:PATH|unix:PATH (default stdio)\n"
+		"  -h, --help               this help\n\n"
+		"Exit status: 0 when the guest powers off; (value << 1) | 1 when it writes\n"
+		"value to the debug-exit port 0xf4; 1 on errors, 2 on bad options.\n"
+		"On a stdio console, Ctrl-A x quits.\n",
+		VM_CONFIG_MEM_DEFAULT_MIB, VM_CONFIG_MAX_CPUS);
+}
+
+enum {
+	OPT_ACCEL = 0x100,
+	OPT_KERNEL,
+	OPT_FORMAT,
+	OPT_LOAD_ADDR,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_SERIAL,
+};
+
+static const struct option run_opts[] = {
+	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "kernel-format", required_argument, NULL, OPT_FORMAT },
+	{ "load-addr", required_argument, NULL, OPT_LOAD_ADDR },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t err_len)
+{
+	int c, rc = 0;
+
+	vm_config_default(cfg);
+	cfg->kernel_data = petrel_demo_guest;
+	cfg->kernel_size = (size_t)(petrel_demo_guest_end - petrel_demo_guest);
+	optind = 0; /* glibc: full re-initialisation, so tests can parse repeatedly */
+	opterr = 0; /* we print our own messages */
+	while ((c = getopt_long(argc, argv, "+:h", run_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ACCEL:
+			rc = config_parse_accel(optarg, err, err_len);
+			cfg->accel = optarg;
+			break;
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_FORMAT:
+			rc = config_parse_format(optarg, &cfg->format, err, err_len);
+			break;
+		case OPT_LOAD_ADDR:
+			rc = config_parse_load_addr(optarg, &cfg->load_addr, err, err_len);
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
+		case OPT_MEM:
+			rc = config_parse_mem(optarg, &cfg->mem_mib, err, err_len);
+			break;
+		case OPT_CPUS:
+			rc = config_parse_cpus(optarg, &cfg->cpus, err, err_len);
+			break;
+		case OPT_SERIAL:
+			rc = config_parse_serial(optarg, err, err_len);
+			cfg->serial = optarg;
+			break;
+		case 'h':
+			cli_run_usage(stdout);
+			return 1;
+		case ':':
+			snprintf(err, err_len, "%s: missing value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (optopt)
+				snprintf(err, err_len, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		snprintf(err, err_len, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->kernel)
+		cfg->kernel_data = NULL, cfg->kernel_size = 0;
+	else
+		cfg->format = VM_KERNEL_FLAT; /* the demo guest is a flat binary at the default address */
+	return 0;
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	char err[512] = "";
+	int rc;
+
+	rc = cli_run_parse(argc, argv, &cfg, err, sizeof(err));
+	if (rc == 1)
+		return CLI_EXIT_OK;
+	if (rc) {
+		fprintf(stderr, "petrel run: %s\nTry 'petrel run --help'.\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	rc = vm_create(&cfg, &vm, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "petrel run: %s\n", err);
+		return CLI_EXIT_FAILURE;
+	}
+	rc = vm_run(vm);
+	vm_destroy(vm);
+	if (rc < 0) {
+		fprintf(stderr, "petrel run: %s\n", strerror(-rc));
+		return CLI_EXIT_FAILURE;
+	}
+	return rc;
+}

@@ -1,0 +1,516 @@
+/*
+ * Building and running a VM: memory, buses, interrupt routing, the engine,
+ * devices, ACPI tables, the kernel; then vCPU threads until the machine stops.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "accel/accel.h"
+#include "accel/kvm.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/boot_state.h"
+#include "arch/x86/e820.h"
+#include "arch/x86/layout.h"
+#include "devices/acpi_pm.h"
+#include "devices/fw_cfg.h"
+#include "util/compiler.h"
+#include "util/log.h"
+#include "vm/vm.h"
+#include "vm/vm_features.h"
+
+#if HAVE_CHARDEV
+#include "backend/chardev.h"
+#endif
+#if HAVE_UART8250
+#include "devices/uart8250.h"
+#endif
+#if HAVE_RTC
+#include "devices/rtc.h"
+#endif
+#if HAVE_I8042
+#include "devices/i8042.h"
+#endif
+#if HAVE_DEBUG_EXIT
+#include "devices/debug_exit.h"
+#endif
+#if HAVE_PCI_HOST
+#include "devices/pci_host.h"
+#endif
+#if HAVE_BOOT
+#include "boot/boot.h"
+#endif
+
+int vm_exit_status(enum machine_stop why, int status)
+{
+	switch (why) {
+	case MACHINE_POWEROFF:
+	case MACHINE_QUIT:
+		return 0;
+	case MACHINE_DEBUG_EXIT:
+		return status;
+	default:
+		return 1;
+	}
+}
+
+static void vm_kick_all_locked(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->m.nr_cpus; i++)
+		if (vm->vcpus[i].started)
+			vcpu_kick(&vm->vcpus[i]);
+}
+
+/* machine.on_stop: wake vm_run and get every vCPU out of the engine. */
+static void vm_on_stop(struct machine *m)
+{
+	struct vm *vm = container_of(m, struct vm, m);
+	uint64_t one = 1;
+	ssize_t r;
+
+	pthread_mutex_lock(&vm->lock);
+	pthread_cond_broadcast(&vm->cond);
+	vm_kick_all_locked(vm);
+	pthread_mutex_unlock(&vm->lock);
+	r = write(vm->evfd, &one, sizeof(one));
+	(void)r; /* an eventfd write only fails when the counter is saturated: already woken */
+}
+
+void vm_stop(struct vm *vm, enum machine_stop why, int status)
+{
+	machine_request_stop(&vm->m, why, status);
+}
+
+#if HAVE_CHARDEV
+static void vm_on_quit(void *opaque)
+{
+	vm_stop(opaque, MACHINE_QUIT, 0);
+}
+#endif
+
+int vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->target == VCPU_STOPPING) {
+		pthread_mutex_unlock(&vm->lock);
+		return -ESHUTDOWN;
+	}
+	vm->target = VCPU_PAUSED;
+	vm_kick_all_locked(vm);
+	while (vm->nr_paused < vm->nr_threads &&
+	       atomic_load(&vm->m.stop_reason) == MACHINE_RUNNING)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->target == VCPU_STOPPING) {
+		pthread_mutex_unlock(&vm->lock);
+		return -ESHUTDOWN;
+	}
+	vm->target = VCPU_RUNNING;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+/* fw_cfg "etc/e820": the same map the boot loaders give the guest. */
+static int vm_add_e820(struct vm *vm)
+{
+	struct e820_entry map[E820_MAX_ENTRIES];
+	int n = e820_build(&vm->m.mem, map, E820_MAX_ENTRIES);
+
+	if (n < 0)
+		return n;
+	return fw_cfg_add_file(vm->fw_cfg, "etc/e820", map, (uint32_t)(n * sizeof(map[0])));
+}
+
+static void vm_engine_fini(struct vm *vm)
+{
+	struct machine *m = &vm->m;
+
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < m->nr_cpus; i++) {
+		if (vm->vcpus[i].accel && m->accel->vcpu_fini)
+			m->accel->vcpu_fini(vm->vcpus[i].accel);
+		vm->vcpus[i].accel = NULL;
+		vm->vcpus[i].started = false;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	irq_router_set_chip(&m->irq, NULL, NULL);
+	if (m->accel_vm && m->accel->vm_fini)
+		m->accel->vm_fini(m->accel_vm);
+	m->accel_vm = NULL;
+}
+
+static int vm_engine_init(struct vm *vm, char *err, size_t err_len)
+{
+	struct machine *m = &vm->m;
+	int rc;
+
+	if (!m->accel->vm_init || !m->accel->vcpu_init) {
+		snprintf(err, err_len, "engine %s cannot create VMs", m->accel->name);
+		return -ENOSYS;
+	}
+	rc = m->accel->vm_init(m, &m->accel_vm);
+	if (rc) {
+		snprintf(err, err_len, "%s: creating the VM: %s", m->accel->name, strerror(-rc));
+		return rc;
+	}
+	if (m->accel == &accel_kvm_ops)
+		irq_router_set_chip(&m->irq, &kvm_irq_chip_ops, m->accel_vm);
+	for (unsigned i = 0; i < m->nr_cpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->m = m;
+		v->index = i;
+		v->halted = false;
+		rc = m->accel->vcpu_init(m->accel_vm, i, &v->accel);
+		if (rc) {
+			snprintf(err, err_len, "%s: creating vCPU %u: %s", m->accel->name, i,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Put the guest image in RAM and point vCPU 0 at it. Runs at every (re)boot. */
+static int vm_load_guest(struct vm *vm, char *err, size_t err_len)
+{
+#if HAVE_BOOT && HAVE_BOOT_STATE
+	static const enum boot_format fmt[] = {
+		[VM_KERNEL_AUTO] = BOOT_FORMAT_AUTO,
+		[VM_KERNEL_LINUX] = BOOT_FORMAT_LINUX,
+		[VM_KERNEL_ELF] = BOOT_FORMAT_ELF,
+		[VM_KERNEL_MULTIBOOT] = BOOT_FORMAT_MULTIBOOT,
+		[VM_KERNEL_FLAT] = BOOT_FORMAT_FLAT,
+	};
+	struct machine *m = &vm->m;
+	struct boot_config bc = {
+		.kernel_path = vm->cfg.kernel,
+		.initrd_path = vm->cfg.initrd,
+		.cmdline = vm->cfg.cmdline,
+		.flat_load_addr = vm->cfg.load_addr,
+		.format = fmt[vm->cfg.format],
+		.rsdp_addr = vm->rsdp,
+	};
+	struct x86_boot_state bs;
+	struct x86_vcpu_state s;
+	int rc;
+
+	if (vm->cfg.kernel)
+		rc = boot_load(&m->mem, &bc, &bs, err, err_len);
+	else
+		rc = boot_load_buffer(&m->mem, &bc, vm->cfg.kernel_data, vm->cfg.kernel_size, NULL,
+				      0, &bs, err, err_len);
+	if (rc)
+		return rc;
+	rc = x86_boot_state_apply(&bs, &m->mem, &s);
+	if (rc) {
+		snprintf(err, err_len, "building the boot vCPU state: %s", strerror(-rc));
+		return rc;
+	}
+	rc = m->accel->set_state(vm->vcpus[0].accel, &s);
+	if (rc)
+		snprintf(err, err_len, "%s: setting the boot vCPU state: %s", m->accel->name,
+			 strerror(-rc));
+	return rc;
+#else
+	/* TODO(boot): remove once src/boot/boot.c and arch/x86/boot_state.c land. */
+	snprintf(err, err_len, "this build has no kernel loader yet (src/boot is missing)");
+	return -ENOSYS;
+#endif
+}
+
+static int vm_build_acpi(struct vm *vm, char *err, size_t err_len)
+{
+	struct acpi_config ac;
+	int rc;
+
+	acpi_config_default(&ac, vm->m.nr_cpus);
+	/* Describe only what exists: a guest must not probe devices nobody asked for. */
+	ac.serial = vm->uart != NULL;
+	ac.rtc = vm->rtc != NULL;
+	ac.i8042 = vm->i8042 != NULL;
+	ac.pic = true; /* KVM's in-kernel irqchip includes the 8259 pair */
+	ac.fw_cfg = vm->fw_cfg != NULL;
+	ac.pci = vm->pci_host != NULL;
+	ac.power_button = vm->acpi_pm != NULL;
+	ac.pm_port = LAYOUT_PORT_ACPI;
+	rc = acpi_build(&vm->m.mem, &ac, &vm->rsdp);
+	if (rc)
+		snprintf(err, err_len, "building ACPI tables: %s", strerror(-rc));
+	return rc;
+}
+
+static int vm_create_devices(struct vm *vm, char *err, size_t err_len)
+{
+	struct machine *m = &vm->m;
+	int rc = 0;
+
+#if HAVE_CHARDEV
+	rc = chardev_open(vm->cfg.serial, &vm->serial, err, err_len);
+	if (rc)
+		return rc;
+	chardev_set_quit(vm->serial, vm_on_quit, vm);
+#else
+	/* TODO(devices): chardev backend not built yet: serial output is lost. */
+#endif
+#if HAVE_UART8250
+	rc = uart8250_create(m, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1, vm->serial,
+			     (struct uart8250 **)&vm->uart);
+	if (rc)
+		goto fail;
+#endif
+#if HAVE_RTC
+	rc = rtc_create(m, (struct rtc **)&vm->rtc);
+	if (rc)
+		goto fail;
+#endif
+#if HAVE_I8042
+	rc = i8042_create(m, (struct i8042 **)&vm->i8042);
+	if (rc)
+		goto fail;
+#endif
+#if HAVE_DEBUG_EXIT
+	rc = debug_exit_create(m, LAYOUT_PORT_DEBUG_EXIT, (struct debug_exit **)&vm->debug_exit);
+	if (rc)
+		goto fail;
+#endif
+#if HAVE_PCI_HOST
+	rc = pci_host_create(m, (struct pci_host **)&vm->pci_host);
+	if (rc)
+		goto fail;
+#endif
+	rc = acpi_pm_create(m, LAYOUT_PORT_ACPI, (struct acpi_pm **)&vm->acpi_pm);
+	if (rc)
+		goto fail;
+	rc = fw_cfg_create(m, (struct fw_cfg **)&vm->fw_cfg);
+	if (rc)
+		goto fail;
+	rc = fw_cfg_set_cmdline(vm->fw_cfg, vm->cfg.cmdline ? vm->cfg.cmdline : "");
+	if (!rc)
+		rc = vm_add_e820(vm);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, err_len, "creating devices: %s", strerror(-rc));
+	return rc;
+}
+
+static void vm_destroy_devices(struct vm *vm)
+{
+	if (vm->fw_cfg)
+		fw_cfg_destroy(vm->fw_cfg);
+	if (vm->acpi_pm)
+		acpi_pm_destroy(vm->acpi_pm);
+#if HAVE_PCI_HOST
+	if (vm->pci_host)
+		pci_host_destroy(vm->pci_host);
+#endif
+#if HAVE_DEBUG_EXIT
+	if (vm->debug_exit)
+		debug_exit_destroy(vm->debug_exit);
+#endif
+#if HAVE_I8042
+	if (vm->i8042)
+		i8042_destroy(vm->i8042);
+#endif
+#if HAVE_RTC
+	if (vm->rtc)
+		rtc_destroy(vm->rtc);
+#endif
+#if HAVE_UART8250
+	if (vm->uart)
+		uart8250_destroy(vm->uart);
+#endif
+#if HAVE_CHARDEV
+	if (vm->serial)
+		chardev_close(vm->serial);
+#endif
+	vm->fw_cfg = vm->acpi_pm = vm->pci_host = vm->debug_exit = NULL;
+	vm->i8042 = vm->rtc = vm->uart = NULL;
+	vm->serial = NULL;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->m.accel)
+		vm_engine_fini(vm);
+	vm_destroy_devices(vm);
+	irq_router_fini(&vm->m.irq);
+	iobus_fini(&vm->m.mmio);
+	iobus_fini(&vm->m.pio);
+	gmem_fini(&vm->m.mem);
+	if (vm->evfd >= 0)
+		close(vm->evfd);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t err_len)
+{
+	struct vm *vm;
+	struct machine *m;
+	int rc;
+
+	*out = NULL;
+	rc = vm_config_check(cfg, config_host_mem_bytes(), err, err_len);
+	if (rc)
+		return rc;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	m = &vm->m;
+	vm->cfg = *cfg;
+	vm->evfd = -1;
+	m->mem.fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	m->nr_cpus = cfg->cpus;
+	m->on_stop = vm_on_stop;
+
+	rc = accel_select(cfg->accel, &m->accel, err, err_len);
+	if (rc)
+		goto fail_early;
+	vm->evfd = eventfd(0, EFD_CLOEXEC);
+	if (vm->evfd < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "eventfd: %s", strerror(errno));
+		goto fail_early;
+	}
+	rc = gmem_init_x86(&m->mem, cfg->mem_mib << 20, LAYOUT_MMIO_HOLE);
+	if (rc) {
+		snprintf(err, err_len, "allocating %llu MiB of guest memory: %s",
+			 (unsigned long long)cfg->mem_mib, strerror(-rc));
+		goto fail_early;
+	}
+	if ((rc = iobus_init(&m->pio, "pio")) || (rc = iobus_init(&m->mmio, "mmio")) ||
+	    (rc = irq_router_init(&m->irq))) {
+		snprintf(err, err_len, "machine set-up: %s", strerror(-rc));
+		goto fail_early;
+	}
+	rc = vm_engine_init(vm, err, err_len);
+	if (rc)
+		goto fail;
+	rc = vm_create_devices(vm, err, err_len);
+	if (rc)
+		goto fail;
+	rc = vm_build_acpi(vm, err, err_len);
+	if (rc)
+		goto fail;
+	rc = vm_load_guest(vm, err, err_len);
+	if (rc)
+		goto fail;
+	vm->boots = 1;
+	*out = vm;
+	return 0;
+fail_early:
+	/* Nothing below the failing step exists; vm_destroy copes with zeroed parts. */
+fail:
+	vm_destroy(vm);
+	return rc;
+}
+
+/* MACHINE_RESET: a fresh engine VM and vCPUs, fresh RAM contents, the kernel again. */
+static int vm_reboot(struct vm *vm)
+{
+	struct machine *m = &vm->m;
+	int rc;
+
+	vm_engine_fini(vm);
+	for (unsigned i = 0; i < m->mem.nr_regions; i++)
+		memset(m->mem.regions[i].host, 0, m->mem.regions[i].size);
+	rc = vm_engine_init(vm, vm->err, sizeof(vm->err));
+	if (!rc)
+		rc = vm_build_acpi(vm, vm->err, sizeof(vm->err));
+	if (!rc)
+		rc = vm_load_guest(vm, vm->err, sizeof(vm->err));
+	if (rc)
+		return rc;
+	vm->boots++;
+	pthread_mutex_lock(&vm->lock);
+	vm->target = VCPU_RUNNING;
+	m->exit_status = 0;
+	atomic_store(&m->stop_reason, MACHINE_RUNNING);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+static int vm_start_vcpus(struct vm *vm)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->m.nr_cpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		vm->nr_threads++;
+		rc = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (rc) {
+			vm->nr_threads--;
+			break;
+		}
+		v->started = true;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return rc;
+}
+
+static void vm_join_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->m.nr_cpus; i++) {
+		if (!vm->vcpus[i].started)
+			continue;
+		pthread_join(vm->vcpus[i].thread, NULL);
+		pthread_mutex_lock(&vm->lock);
+		vm->vcpus[i].started = false;
+		pthread_mutex_unlock(&vm->lock);
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	struct machine *m = &vm->m;
+	enum machine_stop why;
+	uint64_t cnt;
+	int rc;
+
+	for (;;) {
+		rc = vm_start_vcpus(vm);
+		if (rc) {
+			log_error("starting vCPU threads: %s", strerror(-rc));
+			machine_request_stop(m, MACHINE_ERROR, 1);
+		}
+		while (atomic_load(&m->stop_reason) == MACHINE_RUNNING) {
+			ssize_t r = read(vm->evfd, &cnt, sizeof(cnt));
+
+			if (r < 0 && errno != EINTR && errno != EAGAIN) {
+				log_error("eventfd: %s", strerror(errno));
+				machine_request_stop(m, MACHINE_ERROR, 1);
+			}
+		}
+		vm_join_vcpus(vm);
+		why = atomic_load(&m->stop_reason);
+		if (why != MACHINE_RESET)
+			return vm_exit_status(why, m->exit_status);
+		log_debug("guest reset: rebooting (boot %u)", vm->boots + 1);
+		rc = vm_reboot(vm);
+		if (rc) {
+			log_error("reboot failed: %s", vm->err);
+			return 1;
+		}
+	}
+}
