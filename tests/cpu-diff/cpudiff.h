@@ -88,6 +88,7 @@ struct cd_unit {
 	int8_t count_reg;  /* GPR holding a shift count (CL = 1), or -1 */
 	int16_t count_imm; /* immediate count, or -1 */
 	uint16_t reads;    /* status flags this unit reads (for sequence building) */
+	uint64_t mem_target; /* address of the memory operand, 0 if none */
 };
 
 struct cd_case {
@@ -230,6 +231,9 @@ int cd_native_wait(struct cd_native *n, struct cd_result *res, unsigned count);
 /* Engine runner (engine.c). */
 int cd_engine_init(void);
 void cd_engine_run(const struct cd_case *c, struct cd_result *res);
+/* FPU-direct mode (engine_fpu.c): fpu_exec() without the CPU core. */
+void cd_engine_run_fpu(const struct cd_case *c, struct cd_result *res);
+bool cd_engine_has_fpu(void);
 
 /* Comparison and printing (compare.c). */
 #define CD_DIFF_MAX 48

@@ -618,6 +618,7 @@ bool cd_emit(struct cd_rng *r, unsigned ti, struct cd_case *c, bool in_seq)
 			f &= ~T_A16; /* MMX memory operands have no alignment rule */
 		if (mem) {
 			mem_operand(r, c, &e, f, reg, &m);
+			u->mem_target = m.target;
 			if (m.a32)
 				b8(&e, 0x67), memmove(e.b + 1, e.b, e.n - 1), e.b[0] = 0x67;
 		} else {

@@ -8,6 +8,7 @@
  *   cpu-diff --only N [--seed N]        re-run one case and print everything
  *   cpu-diff --self-check               host against host: checks the harness itself
  *   cpu-diff --harness-test             hand-made cases with known native outcomes
+ *   cpu-diff --fpu-direct               x87/SSE cases through fpu_exec() without the core
  *
  * Case i is generated from (seed, i) alone, so a failure is reproduced by
  * the same command line plus --only i. The first 3/4 of the cases exercise
@@ -46,6 +47,7 @@ struct ctx {
 	unsigned max_print, printed;
 	struct cd_native *nat;
 	struct cd_native *self; /* --self-check: a second native child plays the engine */
+	bool fpu_direct;
 	bool fam_allowed[NFAM_MAX], fam_known[NFAM_MAX];
 	char known_reason[NFAM_MAX][120];
 	bool *tmpl_allowed, *seq_allowed;
@@ -136,6 +138,14 @@ static void gen_case(struct ctx *x, uint64_t i, struct cd_case *c)
 		cd_gen_sequence(&r, x->seq_allowed, c);
 }
 
+static void engine_run(struct ctx *x, const struct cd_case *c, struct cd_result *emu)
+{
+	if (x->fpu_direct)
+		cd_engine_run_fpu(c, emu);
+	else
+		cd_engine_run(c, emu);
+}
+
 static bool run_pair(struct ctx *x, const struct cd_case *c, struct cd_result *nat,
 		     struct cd_result *emu, struct cd_diff *d)
 {
@@ -147,7 +157,7 @@ static bool run_pair(struct ctx *x, const struct cd_case *c, struct cd_result *n
 		if (cd_native_run(x->self, c, emu, 1))
 			exit(2);
 	} else {
-		cd_engine_run(c, emu);
+		engine_run(x, c, emu);
 	}
 	return cd_compare(c, nat, emu, d);
 }
@@ -407,6 +417,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "self-check", no_argument, NULL, 'S' },
 		{ "harness-test", no_argument, NULL, 'T' },
+		{ "fpu-direct", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -457,6 +468,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			x->verbose = true;
+			break;
+		case 'F':
+			x->fpu_direct = true;
 			break;
 		case 'T':
 			htest = true;
@@ -553,7 +567,7 @@ int main(int argc, char **argv)
 			rc = cd_native_run(x->self, cases, emu, n);
 		else
 			for (unsigned i = 0; i < n; i++)
-				cd_engine_run(&cases[i], &emu[i]);
+				engine_run(x, &cases[i], &emu[i]);
 		if (rc)
 			break;
 		rc = cd_native_wait(x->nat, nat, n);
