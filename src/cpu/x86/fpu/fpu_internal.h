@@ -72,6 +72,7 @@ static inline void mmx_set(struct x86_fpu_state *fs, unsigned i, uint64_t v)
 int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in);
 int x87_fwait(struct fpu_ctx *c);
 unsigned x87_full_tag(const struct x87_reg *r, bool valid);
+void x87_normalize(struct x86_fpu_state *fs);
 
 /* sse_exec.c */
 int sse_exec(struct fpu_ctx *c, const struct fpu_insn *in);

@@ -356,8 +356,9 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 		return xmm_store_part(c, in, in->op == 0x17 ? 8 : 0, 8, false);
 	case 0x14: case 0x15: case 0xc6:
 		return exec_unpck_shuf(c, in);
-	case 0x0d:
-	case 0x18: /* prefetch hints never fault */
+	case 0x0d: /* PREFETCHW: memory forms only */
+		return reg ? FPU_EXC_UD : 0;
+	case 0x18: /* prefetch hints (and reserved hint NOPs) never fault */
 		return 0;
 	case 0x28:
 	case 0x29:
@@ -463,6 +464,7 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 		if ((rc = check_mmx(c)))
 			return rc;
 		fs->ftw = 0;
+		fs->fsw &= ~FSW_TOP; /* observed on the host, like other MMX instructions */
 		return 0;
 	case 0xae:
 		return exec_ae(c, in);

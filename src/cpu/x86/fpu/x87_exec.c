@@ -114,7 +114,8 @@ static enum x87_kind classify_reg(unsigned op, unsigned m, bool *control, bool *
 	case 0xd8: case 0xdc:
 		return K_HOST;
 	case 0xd9:
-		if (m < 0x11 || m == 0x20 || m == 0x21 || m == 0x24 || m == 0x25 ||
+		/* D9 D8+i: FSTP1, an alias of DD D8+i */
+		if (m < 0x11 || (m >= 0x18 && m < 0x20) || m == 0x20 || m == 0x21 || m == 0x24 || m == 0x25 ||
 		    (m >= 0x28 && m <= 0x2e) || m >= 0x30)
 			return K_HOST;
 		return K_UD;
@@ -303,6 +304,18 @@ static void env_load(struct fpu_ctx *c, bool o16, const uint8_t *e)
 	}
 }
 
+/* After loading a control/status word from memory, as the hardware does:
+ * reserved FCW bits read back as 0 (bit 6 as 1), and ES/B reflect whether
+ * an unmasked exception flag is set. */
+void x87_normalize(struct x86_fpu_state *fs)
+{
+	fs->fcw = (fs->fcw & 0x1f3f) | 0x40;
+	if (fs->fsw & ~fs->fcw & 0x3f)
+		fs->fsw |= FSW_ES | FSW_B;
+	else
+		fs->fsw &= ~(FSW_ES | FSW_B);
+}
+
 static void fninit(struct x86_fpu_state *fs)
 {
 	fs->fcw = X87_FCW_DEFAULT;
@@ -396,6 +409,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 		env_load(c, in->opsize == 16, img);
 		if (kind == K_RSTOR)
 			regs_from_stack_order(fs, img + size);
+		x87_normalize(fs);
 		return 0;
 	default:
 		break;
