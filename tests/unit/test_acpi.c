@@ -342,6 +342,55 @@ static void test_iasl_parses_dsdt(void **state)
 	gmem_fini(&t.gm);
 }
 
+/* Execute the DSDT's methods in ACPICA's own interpreter (acpiexec, from acpica-tools). */
+static void test_acpiexec_methods(void **state)
+{
+	struct acpi_config cfg;
+	struct tables t;
+	char dir[] = "/tmp/petrel-acpi-XXXXXX", cmd[1024];
+	FILE *f;
+
+	if (run("command -v acpiexec >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "acpiexec not installed (Debian package acpica-tools): skipping\n");
+		skip();
+	}
+	acpi_config_default(&cfg, 2);
+	build(&t, &cfg);
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "%s/dsdt.dat", dir);
+	f = fopen(cmd, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(t.dsdt, 1, le(t.dsdt + 4, 4), f), le(t.dsdt + 4, 4));
+	fclose(f);
+	/*
+	 * _OSC with the PCI host bridge UUID returns the capabilities buffer
+	 * unchanged; with another UUID it sets "unrecognized UUID" (bit 2) in
+	 * the first DWORD. _EVT and \_S5 must evaluate without an AML error.
+	 */
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && timeout 60 acpiexec -b '"
+		 "evaluate \\_SB.PCI0._OSC (5b 4d db 33 f7 1f 1c 40 96 57 74 41 c0 3d d7 66) 1 3 "
+		 "(01 00 00 00 1f 00 00 00 1f 00 00 00);"
+		 "evaluate \\_SB.PCI0._OSC (00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff) 1 3 "
+		 "(00 00 00 00 1f 00 00 00 1f 00 00 00);"
+		 "evaluate \\_SB.GED._EVT 9; evaluate \\_S5; evaluate \\_SB.PCI0._PRT' "
+		 "dsdt.dat >log 2>&1; ! grep -q 'ACPI Error\\|AE_' log && "
+		 "grep -q '0000: 01 00 00 00 1F 00 00 00 1F 00 00 00' log && "
+		 "grep -q '0000: 04 00 00 00 1F 00 00 00 1F 00 00 00' log && "
+		 "grep -q 'No object was returned from evaluation of .*GED._EVT' log && "
+		 "grep -q 'Evaluation of .*_S5 returned object' log",
+		 dir);
+	int r = run(cmd);
+	if (r != 0) {
+		snprintf(cmd, sizeof(cmd), "cat %s/log >&2", dir);
+		run(cmd);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	run(cmd);
+	assert_int_equal(r, 0);
+	gmem_fini(&t.gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_mmio64_window),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_iasl_parses_dsdt),
+		cmocka_unit_test(test_acpiexec_methods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
