@@ -11,11 +11,12 @@
 	rep movsb
 	mov byte [abs FLAG], 0
 	mov rbx, LAPIC
+	mov dword [rbx + 0xf0], 0x1ff       ; software-enable the local APIC
 	mov dword [rbx + 0x310], 1 << 24   ; destination: APIC ID 1
 	mov dword [rbx + 0x300], 0x00004500 ; INIT, assert
 	mov dword [rbx + 0x310], 1 << 24
 	mov dword [rbx + 0x300], 0x00004600 | (TRAMPOLINE >> 12) ; SIPI
-	mov ecx, 20000000
+	mov ecx, 200000
 .wait:
 	cmp byte [abs FLAG], 0xa5
 	je .up
