@@ -19,7 +19,7 @@
 
 #include "cpu/x86/fpu/fpu.h"
 
-#define TMEM_SIZE 64
+#define TMEM_SIZE 512
 
 struct tmachine {
 	struct x86_fpu_state fs;
