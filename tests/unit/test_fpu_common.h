@@ -67,8 +67,8 @@ static inline void tm_init(struct tmachine *m)
 	m->ctx.fs = &m->fs;
 	m->ctx.gpr = m->gpr;
 	m->ctx.rflags = &m->rflags;
-	m->ctx.cr0 = 1 | X86_CR0_MP | X86_CR0_NE;
-	m->ctx.cr4 = X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	m->ctx.cr0 = 1 | FPU_CR0_MP | FPU_CR0_NE;
+	m->ctx.cr4 = FPU_CR4_OSFXSR | FPU_CR4_OSXMMEXCPT;
 	m->ctx.mode64 = true;
 	m->ctx.read = tm_read;
 	m->ctx.write = tm_write;

@@ -62,9 +62,9 @@ static void test_unmasked_simd_exception(void **state)
 	assert_int_equal(RUN(&m, 0x0f, 0x5e, 0xc1), FPU_EXC_XM); /* DIVPS xmm0, xmm1 */
 	assert_true(m.fs.xmm[0].f32[1] == 2.0f); /* destination unchanged */
 	assert_true(m.fs.mxcsr & 0x4);
-	m.ctx.cr4 &= ~X86_CR4_OSXMMEXCPT;
+	m.ctx.cr4 &= ~FPU_CR4_OSXMMEXCPT;
 	assert_int_equal(RUN(&m, 0x0f, 0x5e, 0xc1), FPU_EXC_UD);
-	m.ctx.cr4 |= X86_CR4_OSXMMEXCPT;
+	m.ctx.cr4 |= FPU_CR4_OSXMMEXCPT;
 	/* masked: +inf, flag set, no exception */
 	m.fs.mxcsr = 0x1f80;
 	assert_int_equal(RUN(&m, 0x0f, 0x5e, 0xc1), 0);
@@ -84,16 +84,16 @@ static void test_cr_checks(void **state)
 	struct tmachine m;
 
 	tm_init(&m);
-	m.ctx.cr4 &= ~X86_CR4_OSFXSR;
+	m.ctx.cr4 &= ~FPU_CR4_OSFXSR;
 	assert_int_equal(RUN(&m, 0x0f, 0x58, 0xc1), FPU_EXC_UD);
 	assert_int_equal(RUN(&m, 0x0f, 0xfc, 0xc1), 0); /* MMX needs no OSFXSR */
-	m.ctx.cr4 |= X86_CR4_OSFXSR;
-	m.ctx.cr0 |= X86_CR0_EM;
+	m.ctx.cr4 |= FPU_CR4_OSFXSR;
+	m.ctx.cr0 |= FPU_CR0_EM;
 	assert_int_equal(RUN(&m, 0x0f, 0x58, 0xc1), FPU_EXC_UD);
 	assert_int_equal(RUN(&m, 0x0f, 0xfc, 0xc1), FPU_EXC_UD);
 	assert_int_equal(RUN(&m, 0x0f, 0xae, 0x07), FPU_EXC_NM); /* FXSAVE */
-	m.ctx.cr0 &= ~X86_CR0_EM;
-	m.ctx.cr0 |= X86_CR0_TS;
+	m.ctx.cr0 &= ~FPU_CR0_EM;
+	m.ctx.cr0 |= FPU_CR0_TS;
 	assert_int_equal(RUN(&m, 0x0f, 0x58, 0xc1), FPU_EXC_NM);
 	assert_int_equal(RUN(&m, 0x0f, 0x77), FPU_EXC_NM);
 	assert_int_equal(RUN(&m, 0x0f, 0xae, 0xf8), 0); /* SFENCE needs nothing */

@@ -212,12 +212,12 @@ static void test_cr0_checks(void **state)
 	struct tmachine m;
 
 	tm_init(&m);
-	m.ctx.cr0 |= X86_CR0_TS;
+	m.ctx.cr0 |= FPU_CR0_TS;
 	assert_int_equal(RUN(&m, 0xd9, 0xe8), FPU_EXC_NM);
 	assert_int_equal(RUN(&m, 0x9b), FPU_EXC_NM); /* MP and TS */
-	m.ctx.cr0 &= ~X86_CR0_MP;
+	m.ctx.cr0 &= ~FPU_CR0_MP;
 	assert_int_equal(RUN(&m, 0x9b), 0);
-	m.ctx.cr0 = 1 | X86_CR0_EM;
+	m.ctx.cr0 = 1 | FPU_CR0_EM;
 	assert_int_equal(RUN(&m, 0xd9, 0xe8), FPU_EXC_NM);
 	assert_int_equal(m.fs.ftw, 0);
 }

@@ -35,12 +35,12 @@ enum fpu_pfx { FPU_PFX_NONE, FPU_PFX_66, FPU_PFX_F3, FPU_PFX_F2 };
 #define FPU_OPF_MODRM 2u /* has a ModRM byte */
 #define FPU_OPF_IMM8  4u /* followed by an 8-bit immediate */
 
-#define X86_CR0_MP (1ull << 1)
-#define X86_CR0_EM (1ull << 2)
-#define X86_CR0_TS (1ull << 3)
-#define X86_CR0_NE (1ull << 5)
-#define X86_CR4_OSFXSR     (1ull << 9)
-#define X86_CR4_OSXMMEXCPT (1ull << 10)
+#define FPU_CR0_MP (1ull << 1)
+#define FPU_CR0_EM (1ull << 2)
+#define FPU_CR0_TS (1ull << 3)
+#define FPU_CR0_NE (1ull << 5)
+#define FPU_CR4_OSFXSR     (1ull << 9)
+#define FPU_CR4_OSXMMEXCPT (1ull << 10)
 
 struct fpu_ctx {
 	struct x86_fpu_state *fs;

@@ -8,16 +8,16 @@ enum { P_NONE = FPU_PFX_NONE, P_66 = FPU_PFX_66, P_F3 = FPU_PFX_F3, P_F2 = FPU_P
 
 static inline int check_sse(const struct fpu_ctx *c)
 {
-	if ((c->cr0 & X86_CR0_EM) || !(c->cr4 & X86_CR4_OSFXSR))
+	if ((c->cr0 & FPU_CR0_EM) || !(c->cr4 & FPU_CR4_OSFXSR))
 		return FPU_EXC_UD;
-	return (c->cr0 & X86_CR0_TS) ? FPU_EXC_NM : 0;
+	return (c->cr0 & FPU_CR0_TS) ? FPU_EXC_NM : 0;
 }
 
 static inline int check_mmx(const struct fpu_ctx *c)
 {
-	if (c->cr0 & X86_CR0_EM)
+	if (c->cr0 & FPU_CR0_EM)
 		return FPU_EXC_UD;
-	if (c->cr0 & X86_CR0_TS)
+	if (c->cr0 & FPU_CR0_TS)
 		return FPU_EXC_NM;
 	return x87_pending(c->fs) ? FPU_EXC_MF : 0;
 }
@@ -83,7 +83,7 @@ static inline int mx_flags(struct fpu_ctx *c, uint32_t fl)
 		if (fl & ~(c->fs->mxcsr >> 7) & 0x7)
 			fl &= 0x7;
 		c->fs->mxcsr |= fl;
-		return (c->cr4 & X86_CR4_OSXMMEXCPT) ? FPU_EXC_XM : FPU_EXC_UD;
+		return (c->cr4 & FPU_CR4_OSXMMEXCPT) ? FPU_EXC_XM : FPU_EXC_UD;
 	}
 	c->fs->mxcsr |= fl;
 	return 0;

@@ -285,7 +285,7 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 	switch (g) {
 	case 0: /* FXSAVE */
 	case 1: /* FXRSTOR */
-		if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
+		if (c->cr0 & (FPU_CR0_EM | FPU_CR0_TS))
 			return FPU_EXC_NM;
 		if (in->la & 15)
 			return FPU_EXC_GP;

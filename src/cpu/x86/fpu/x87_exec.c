@@ -350,7 +350,7 @@ static void host_run(const struct x86_fpu_state *fs, unsigned idx, uint8_t *mem,
 int x87_fwait(struct fpu_ctx *c)
 {
 	/* WAIT raises #NM only when both MP and TS are set. */
-	if ((c->cr0 & (X86_CR0_MP | X86_CR0_TS)) == (X86_CR0_MP | X86_CR0_TS))
+	if ((c->cr0 & (FPU_CR0_MP | FPU_CR0_TS)) == (FPU_CR0_MP | FPU_CR0_TS))
 		return FPU_EXC_NM;
 	return x87_pending(c->fs) ? FPU_EXC_MF : 0;
 }
@@ -366,7 +366,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 	uint64_t fl;
 	int rc;
 
-	if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
+	if (c->cr0 & (FPU_CR0_EM | FPU_CR0_TS))
 		return FPU_EXC_NM;
 	if (op < 0xd8 || op > 0xdf)
 		return FPU_EXC_UD;
