@@ -44,4 +44,22 @@ const uint8_t *chardev_memory_data(struct chardev *cd, size_t *len);
 /* Feed input into a chardev as if typed (tests, and memory backends). */
 void chardev_inject_input(struct chardev *cd, const uint8_t *buf, size_t len);
 
+/*
+ * Install (or, with NULL, remove) the input and quit callbacks. Prefer these
+ * to assigning the fields: they synchronise with the reader thread, and once
+ * chardev_set_input(cd, NULL, NULL) returns no call to the old callback is
+ * running or will start, so the device may then be freed.
+ */
+void chardev_set_input(struct chardev *cd, void (*on_input)(void *, const uint8_t *, size_t),
+		       void *opaque);
+void chardev_set_quit(struct chardev *cd, void (*on_quit)(void *), void *opaque);
+/*
+ * Put every terminal a stdio chardev switched to raw mode back as it was.
+ * Async-signal-safe; registered with atexit() and, when their disposition is
+ * the default, as the SIGTERM/SIGINT handler when the first stdio chardev opens.
+ */
+void chardev_restore_terminals(void);
+/* The pty device ("/dev/pts/N") or unix socket path of a chardev, else NULL. */
+const char *chardev_path(struct chardev *cd);
+
 #endif
