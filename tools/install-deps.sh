@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	# build
 	gcc meson ninja-build pkg-config
-	zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev liburing-dev libslirp-dev
+	zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev liburing-dev libslirp-dev libglib2.0-dev
 	# tests: unit tests, tiny guests, CPU tester oracles, ACPI disassembler, fuzzing
 	libcmocka-dev nasm libcapstone-dev libzydis-dev acpica-tools
 	clang libclang-rt-14-dev
