@@ -224,6 +224,8 @@ void cd_native_close(struct cd_native *n);
 /* Run cases[0..count) natively; results land in res[]. */
 int cd_native_run(struct cd_native *n, const struct cd_case *cases, struct cd_result *res,
 		  unsigned count);
+/* The code page contents the child runs case c with (stub, test, epilogue). */
+void cd_native_code_page(uint8_t *page, const struct cd_case *c);
 /* Asynchronous form used to overlap native and engine runs. */
 int cd_native_start(struct cd_native *n, const struct cd_case *cases, unsigned count);
 int cd_native_wait(struct cd_native *n, struct cd_result *res, unsigned count);
@@ -234,6 +236,10 @@ void cd_engine_run(const struct cd_case *c, struct cd_result *res);
 /* FPU-direct mode (engine_fpu.c): fpu_exec() without the CPU core. */
 void cd_engine_run_fpu(const struct cd_case *c, struct cd_result *res);
 bool cd_engine_has_fpu(void);
+struct x86_fpu_state;
+/* FXSAVE image <-> engine FPU state, written independently of fpu/fxsave.c. */
+void cd_fx_to_state(const uint8_t *fx, struct x86_fpu_state *fs);
+void cd_state_to_fx(const struct x86_fpu_state *fs, uint8_t *fx);
 
 /* Comparison and printing (compare.c). */
 #define CD_DIFF_MAX 48

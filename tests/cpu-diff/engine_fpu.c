@@ -67,7 +67,7 @@ static bool canonical(uint64_t a)
 }
 
 /* fxsave image <-> x86_fpu_state, written here independently of fxsave.c */
-static void fx_to_state(const uint8_t *fx, struct x86_fpu_state *fs)
+void cd_fx_to_state(const uint8_t *fx, struct x86_fpu_state *fs)
 {
 	unsigned top;
 
@@ -84,7 +84,7 @@ static void fx_to_state(const uint8_t *fx, struct x86_fpu_state *fs)
 	memcpy(fs->xmm, fx + FX_XMM(0), 256);
 }
 
-static void state_to_fx(const struct x86_fpu_state *fs, uint8_t *fx)
+void cd_state_to_fx(const struct x86_fpu_state *fs, uint8_t *fx)
 {
 	unsigned top = (fs->fsw >> 11) & 7;
 
@@ -111,6 +111,10 @@ static int step(struct fctx *x, struct fpu_ctx *fc, uint64_t *gpr, uint64_t *rip
 	uint64_t ea = 0;
 	bool riprel = false;
 
+	if (*p == 0x90) { /* the minimiser's filler */
+		*rip += 1;
+		return 0;
+	}
 	for (;; p++) {
 		if (p - start >= 14)
 			return 13;
@@ -197,6 +201,8 @@ static int step(struct fctx *x, struct fpu_ctx *fc, uint64_t *gpr, uint64_t *rip
 		ea += *rip + (uint64_t)(p - start);
 	if (a32)
 		ea &= 0xffffffffull;
+	if (in.map == FPU_MAP_0F && in.op == 0xf7)
+		ea = a32 ? gpr[7] & 0xffffffffull : gpr[7]; /* MASKMOVQ/MASKMOVDQU store to DS:rDI */
 	in.la = ea;
 	in.rip = *rip;
 	in.cs = 0x33;
@@ -228,12 +234,12 @@ void cd_engine_run_fpu(const struct cd_case *c, struct cd_result *res)
 	memcpy(data, c->data, sizeof(data));
 	memcpy(stack, c->stack, sizeof(stack));
 	memcpy(gpr, c->in.gpr, sizeof(gpr));
-	fx_to_state(c->in.fx, &fs);
+	cd_fx_to_state(c->in.fx, &fs);
 	fc.fs = &fs;
 	fc.gpr = gpr;
 	fc.rflags = &rflags;
 	fc.cr0 = 0x80000033ull; /* PG PE MP ET NE, as Linux runs user code */
-	fc.cr4 = X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	fc.cr4 = (1ull << 9) | (1ull << 10); /* OSFXSR OSXMMEXCPT */
 	fc.mode64 = true;
 	fc.read = f_read;
 	fc.write = f_write;
@@ -266,7 +272,7 @@ void cd_engine_run_fpu(const struct cd_case *c, struct cd_result *res)
 	memcpy(res->out.gpr, gpr, sizeof(gpr));
 	res->out.rip = rip;
 	res->out.rflags = rflags;
-	state_to_fx(&fs, res->out.fx);
+	cd_state_to_fx(&fs, res->out.fx);
 	memcpy(res->data, data, sizeof(data));
 	memcpy(res->stack, stack, sizeof(stack));
 }

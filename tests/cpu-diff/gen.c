@@ -361,8 +361,9 @@ static void mem_operand(struct cd_rng *r, struct cd_case *c, struct enc *e, uint
 	if ((f & T_MXCSRM) && target + 4 <= CD_DATA_BASE + CD_DATA_SIZE) {
 		uint32_t v = random_mxcsr(r);
 
+		/* a reserved bit: #GP; not bit 17, AMD's MM mask, which this host has */
 		if (cd_rng_below(r, 16) == 0)
-			v |= 1u << (16 + cd_rng_below(r, 16)); /* reserved bit: #GP */
+			v |= 1u << (18 + cd_rng_below(r, 14));
 		memcpy(c->data + (target - CD_DATA_BASE), &v, 4);
 	}
 	switch (form) {

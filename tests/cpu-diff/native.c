@@ -162,6 +162,18 @@ static void emit_stub(uint8_t *code)
 	put8(&e, 0xc3);
 }
 
+/* The code page exactly as the child sees it during case c. */
+void cd_native_code_page(uint8_t *page, const struct cd_case *c)
+{
+	struct emitter e;
+
+	memset(page, 0, CD_CODE_SIZE);
+	emit_stub(page);
+	memcpy(page + (CD_TEST_ADDR - CD_CODE_BASE), c->code, c->code_len);
+	e.p = page + (CD_TEST_ADDR - CD_CODE_BASE) + c->code_len;
+	put_jmp(&e, CD_TEST_ADDR + c->code_len, CD_EPI_ADDR);
+}
+
 /* ---- the child ---- */
 
 static sigjmp_buf child_jb;
