@@ -120,11 +120,11 @@ static inline int tdecode(const uint8_t *p, size_t len, uint64_t la, struct fpu_
 		if ((in->modrm & 0xc0) != 0xc0) {
 			if ((in->modrm & 0xc7) != 0x07 || (in->rex & 3))
 				return -1;
-			in->la = la;
+			in->addr = la;
 		}
 	}
 	if (in->map == FPU_MAP_0F && in->op == 0xf7)
-		in->la = la; /* MASKMOV: DS:rDI */
+		in->addr = la; /* MASKMOV: DS:rDI */
 	if (f & FPU_OPF_IMM8) {
 		if (i >= len)
 			return -1;

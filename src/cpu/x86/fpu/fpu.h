@@ -48,10 +48,12 @@ struct fpu_ctx {
 	uint64_t *rflags; /* COMISS/UCOMISS/FCOMI write ZF PF CF; FCMOVcc reads */
 	uint64_t cr0, cr4;
 	bool mode64; /* 64-bit mode: REX allowed, FXSAVE64 with REX.W */
-	/* Linear-address guest memory access; non-zero return = fault already
-	 * recorded by the core (returned from fpu_exec() unchanged). */
-	int (*read)(void *opaque, uint64_t la, void *buf, unsigned len);
-	int (*write)(void *opaque, uint64_t la, const void *buf, unsigned len);
+	/* Guest memory at fpu_insn.addr-style addresses (the core's glue passes
+	 * segment offsets and applies the segment); len is up to 512. A non-zero
+	 * return means a fault the core has already recorded; it must be
+	 * negative and fpu_exec() returns it unchanged. */
+	int (*read)(void *opaque, uint64_t addr, void *buf, unsigned len);
+	int (*write)(void *opaque, uint64_t addr, const void *buf, unsigned len);
 	void *opaque;
 };
 
@@ -63,7 +65,10 @@ struct fpu_insn {
 	uint8_t rex;   /* REX byte's low nibble (W R X B), 0 without REX */
 	uint8_t opsize; /* effective operand size 16/32/64: FSTENV/FSAVE format */
 	uint8_t imm8;
-	uint64_t la;   /* linear address of the memory operand when mod != 3 */
+	/* Memory operand address when mod != 3 (for MASKMOVQ/MASKMOVDQU: rDI):
+	 * the effective address (segment offset). 16-byte alignment checks and
+	 * FDP use it; read/write receive it. */
+	uint64_t addr;
 	uint64_t rip;  /* address of the instruction (FIP) */
 	uint16_t cs;   /* selector of CS (FCS) */
 	uint16_t ds;   /* selector of the memory operand's segment (FDS) */

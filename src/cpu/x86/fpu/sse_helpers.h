@@ -36,17 +36,17 @@ static inline int mread(struct fpu_ctx *c, const struct fpu_insn *in, void *buf,
 		 bool align)
 {
 	/* Legacy-SSE 16-byte memory operands must be aligned. */
-	if (align && (in->la & 15))
+	if (align && (in->addr & 15))
 		return FPU_EXC_GP;
-	return c->read(c->opaque, in->la, buf, len);
+	return c->read(c->opaque, in->addr, buf, len);
 }
 
 static inline int mwrite(struct fpu_ctx *c, const struct fpu_insn *in, const void *buf, unsigned len,
 		  bool align)
 {
-	if (align && (in->la & 15))
+	if (align && (in->addr & 15))
 		return FPU_EXC_GP;
-	return c->write(c->opaque, in->la, buf, len);
+	return c->write(c->opaque, in->addr, buf, len);
 }
 
 /* XMM source operand: register, or len bytes of memory (rest zero). */

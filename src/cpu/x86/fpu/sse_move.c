@@ -287,12 +287,12 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 	case 1: /* FXRSTOR */
 		if (c->cr0 & (FPU_CR0_EM | FPU_CR0_TS))
 			return FPU_EXC_NM;
-		if (in->la & 15)
+		if (in->addr & 15)
 			return FPU_EXC_GP;
 		fpu_fxsave(fs, img, in->rex & 8);
 		if (g == 0)
-			return c->write(c->opaque, in->la, img, len);
-		rc = c->read(c->opaque, in->la, img, len);
+			return c->write(c->opaque, in->addr, img, len);
+		rc = c->read(c->opaque, in->addr, img, len);
 		if (rc)
 			return rc;
 		/* Reserved MXCSR bits in the image: #GP(0), nothing loaded. */
@@ -301,7 +301,7 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 		rc = check_sse(c);
 		if (rc)
 			return rc;
-		rc = c->read(c->opaque, in->la, &v, 4);
+		rc = c->read(c->opaque, in->addr, &v, 4);
 		if (rc)
 			return rc;
 		/* Guest value: reserved bits would fault the host's LDMXCSR. */
@@ -313,7 +313,7 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 		rc = check_sse(c);
 		if (rc)
 			return rc;
-		return c->write(c->opaque, in->la, &fs->mxcsr, 4);
+		return c->write(c->opaque, in->addr, &fs->mxcsr, 4);
 	case 4: case 5: /* XSAVE/XRSTOR: not offered (CPUID must not report XSAVE) */
 		return FPU_EXC_UD;
 	case 6: /* 66: CLWB; none: XSAVEOPT (not offered) */
@@ -323,7 +323,7 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 	default: { /* CLFLUSH / CLFLUSHOPT: faults like a byte load */
 		uint8_t b;
 
-		return c->read(c->opaque, in->la, &b, 1);
+		return c->read(c->opaque, in->addr, &b, 1);
 	}
 	}
 }
@@ -372,8 +372,10 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 		if (in->op == 0xe7 && in->pfx == P_NONE) {
 			if ((rc = check_mmx(c)))
 				return rc;
-			mmx_enter(fs);
-			return c->write(c->opaque, in->la, &fs->st[(in->modrm >> 3) & 7].signif, 8);
+			rc = c->write(c->opaque, in->addr, &fs->st[(in->modrm >> 3) & 7].signif, 8);
+			if (!rc)
+				mmx_enter(fs);
+			return rc;
 		}
 		return xmm_store(c, in, true);
 	case 0x2a: case 0x2c: case 0x2d:
@@ -428,7 +430,7 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 				    : fs->st[(in->modrm >> 3) & 7].signif;
 		if (!w)
 			q = (uint32_t)q;
-		if (!reg && (rc = c->write(c->opaque, in->la, &q, w ? 8 : 4)))
+		if (!reg && (rc = c->write(c->opaque, in->addr, &q, w ? 8 : 4)))
 			return rc;
 		if (reg)
 			gpr_write32(c, modrm_rm(in), q, w);
@@ -454,7 +456,7 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 			return 0;
 		}
 		q = fs->st[(in->modrm >> 3) & 7].signif;
-		if (!reg && (rc = c->write(c->opaque, in->la, &q, 8)))
+		if (!reg && (rc = c->write(c->opaque, in->addr, &q, 8)))
 			return rc;
 		mmx_enter(fs);
 		if (reg)
@@ -472,7 +474,7 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 		if (reg || in->pfx != P_NONE)
 			return FPU_EXC_UD;
 		q = c->gpr[modrm_reg(in)];
-		return c->write(c->opaque, in->la, &q, w ? 8 : 4);
+		return c->write(c->opaque, in->addr, &q, w ? 8 : 4);
 	case 0xc4: /* PINSRW mm/xmm, r32/m16, imm8 */
 	case 0xc5: /* PEXTRW r32, mm/xmm, imm8 */
 		if (in->pfx != P_NONE && in->pfx != P_66)
@@ -552,7 +554,7 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 		if (in->pfx != P_F2 || reg)
 			return FPU_EXC_UD;
 		return xmm_load(c, in, false);
-	case 0xf7: { /* MASKMOVQ / MASKMOVDQU: in->la is DS:rDI, set by the core */
+	case 0xf7: { /* MASKMOVQ / MASKMOVDQU: in->addr is DS:rDI, set by the core */
 		uint8_t data[16], mask[16];
 		unsigned n = in->pfx == P_66 ? 16 : 8;
 
@@ -565,17 +567,20 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 			memcpy(data, &fs->xmm[modrm_reg(in)], 16);
 			memcpy(mask, &fs->xmm[modrm_rm(in)], 16);
 		} else {
-			mmx_enter(fs);
 			memcpy(data, &fs->st[(in->modrm >> 3) & 7].signif, 8);
 			memcpy(mask, &fs->st[in->modrm & 7].signif, 8);
 		}
+		/* Byte by byte: unselected bytes are never written (MMIO). A
+		 * fault part-way leaves earlier bytes written, as the SDM allows. */
 		for (unsigned i = 0; i < n; i++) {
 			if (!(mask[i] & 0x80))
 				continue;
-			rc = c->write(c->opaque, in->la + i, &data[i], 1);
+			rc = c->write(c->opaque, in->addr + i, &data[i], 1);
 			if (rc)
 				return rc;
 		}
+		if (n == 8)
+			mmx_enter(fs);
 		return 0;
 	}
 	}

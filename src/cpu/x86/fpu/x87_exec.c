@@ -387,7 +387,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 		return 0;
 	case K_STENV:
 		size = env_store(c, in->opsize == 16, img);
-		rc = c->write(c->opaque, in->la, img, size);
+		rc = c->write(c->opaque, in->addr, img, size);
 		if (rc)
 			return rc;
 		fs->fcw |= 0x3f; /* FNSTENV masks all exceptions afterwards */
@@ -395,7 +395,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 	case K_SAVE:
 		size = env_store(c, in->opsize == 16, img);
 		regs_to_stack_order(fs, img + size);
-		rc = c->write(c->opaque, in->la, img, size + 80);
+		rc = c->write(c->opaque, in->addr, img, size + 80);
 		if (rc)
 			return rc;
 		fninit(fs);
@@ -403,7 +403,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 	case K_LDENV:
 	case K_RSTOR:
 		size = in->opsize == 16 ? 14 : 28;
-		rc = c->read(c->opaque, in->la, img, size + (kind == K_RSTOR ? 80 : 0));
+		rc = c->read(c->opaque, in->addr, img, size + (kind == K_RSTOR ? 80 : 0));
 		if (rc)
 			return rc;
 		env_load(c, in->opsize == 16, img);
@@ -419,7 +419,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 		size = mem_size[op - 0xd8][reg];
 		idx = 512 + (op - 0xd8) * 8 + reg;
 		if (!store) {
-			rc = c->read(c->opaque, in->la, buf, size);
+			rc = c->read(c->opaque, in->addr, buf, size);
 			if (rc)
 				return rc;
 		}
@@ -432,7 +432,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 	host_run(fs, idx, buf, &fl, &after);
 
 	if (store && !(after.fsw & ~after.fcw & (FSW_IE | FSW_DE | FSW_ZE | FSW_OE | FSW_UE))) {
-		rc = c->write(c->opaque, in->la, buf, size);
+		rc = c->write(c->opaque, in->addr, buf, size);
 		if (rc)
 			return rc;
 	}
@@ -452,7 +452,7 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 		fs->fip = in->rip;
 		fs->fcs = in->cs;
 		if (mem) {
-			fs->fdp = in->la;
+			fs->fdp = in->addr;
 			fs->fds = in->ds;
 		}
 	}
