@@ -282,6 +282,34 @@ static void test_stdio_escapes(void **state)
 	close(master);
 }
 
+/* stdio on a pipe: bytes pass unchanged (no escapes) and EOF does not spin. */
+static void test_stdio_pipe(void **state)
+{
+	struct sink s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct chardev *cd;
+	char why[128];
+	int p[2], saved_in;
+
+	assert_int_equal(pipe(p), 0);
+	saved_in = dup(STDIN_FILENO);
+	assert_true(saved_in >= 0);
+	assert_true(dup2(p[0], STDIN_FILENO) >= 0);
+	assert_int_equal(chardev_open("stdio", &cd, why, sizeof(why)), 0);
+	chardev_set_input(cd, sink_input, &s);
+	chardev_set_quit(cd, sink_quit, &s);
+	assert_int_equal(write(p[1], "a\x01x", 3), 3);
+	close(p[1]);
+	assert_int_equal(sink_wait(&s, 3), 3);
+	assert_memory_equal(s.buf, "a\x01x", 3);
+	usleep(50000);
+	assert_int_equal(s.quits, 0);
+	assert_int_equal(s.len, 3);
+	chardev_close(cd);
+	assert_true(dup2(saved_in, STDIN_FILENO) >= 0);
+	close(saved_in);
+	close(p[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_unix_refuses_regular_file),
 		cmocka_unit_test(test_pty),
 		cmocka_unit_test(test_stdio_escapes),
+		cmocka_unit_test(test_stdio_pipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
