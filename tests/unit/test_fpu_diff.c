@@ -328,6 +328,37 @@ static void test_emms_and_sequences(void **state)
 	finish("sequences");
 }
 
+/* FXRSTOR of images with arbitrary FCW/FSW/tags: reserved FCW bits and
+ * ES/B must come out as the host makes them. */
+static void test_fxrstor_images(void **state)
+{
+	static const uint8_t fxrstor[] = { 0x48, 0x0f, 0xae, 0x0f };
+
+	for (unsigned k = 0; k < 3000; k++) {
+		struct tmachine e, n;
+		uint8_t fe[512], fn[512];
+		uint16_t w;
+
+		rand_machine(&e);
+		fpu_fxsave(&e.fs, e.mem, true);
+		w = (uint16_t)rnd();
+		memcpy(e.mem, &w, 2);
+		w = (uint16_t)rnd();
+		memcpy(e.mem + 2, &w, 2);
+		e.mem[4] = (uint8_t)rnd();
+		n = e;
+		n.ctx.fs = &n.fs;
+		n.ctx.opaque = &n;
+		assert_int_equal(tm_run(&e, fxrstor, sizeof(fxrstor)), 0);
+		assert_int_equal(tm_native(&n, fxrstor, sizeof(fxrstor)), 0);
+		fpu_fxsave(&e.fs, fe, true);
+		fpu_fxsave(&n.fs, fn, true);
+		assert_memory_equal(fe, fn, 6);
+		assert_memory_equal(fe + 24, fn + 24, 4);
+		assert_memory_equal(fe + 32, fn + 32, 464 - 32);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_simd_0f),
 		cmocka_unit_test(test_simd_0f38_0f3a),
 		cmocka_unit_test(test_emms_and_sequences),
+		cmocka_unit_test(test_fxrstor_images),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

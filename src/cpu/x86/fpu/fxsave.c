@@ -80,5 +80,6 @@ int fpu_fxrstor(struct x86_fpu_state *fs, const uint8_t img[512], bool rex_w)
 		memset(r->pad, 0, sizeof(r->pad));
 	}
 	memcpy(fs->xmm, img + 160, 256);
+	x87_normalize(fs); /* as FXRSTOR does: FCW reserved bits, ES/B from the flags */
 	return 0;
 }
