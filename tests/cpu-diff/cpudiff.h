@@ -241,6 +241,9 @@ struct x86_fpu_state;
 void cd_fx_to_state(const uint8_t *fx, struct x86_fpu_state *fs);
 void cd_state_to_fx(const struct x86_fpu_state *fs, uint8_t *fx);
 
+/* --coverage: engine opcodes without a template (coverage.c); 0 if none. */
+int cd_coverage(void);
+
 /* Comparison and printing (compare.c). */
 #define CD_DIFF_MAX 48
 struct cd_diff {

@@ -203,7 +203,7 @@ static int step(struct fctx *x, struct fpu_ctx *fc, uint64_t *gpr, uint64_t *rip
 		ea &= 0xffffffffull;
 	if (in.map == FPU_MAP_0F && in.op == 0xf7)
 		ea = a32 ? gpr[7] & 0xffffffffull : gpr[7]; /* MASKMOVQ/MASKMOVDQU store to DS:rDI */
-	in.la = ea;
+	in.addr = ea;
 	in.rip = *rip;
 	in.cs = 0x33;
 	if ((in.modrm >> 6) != 3 && (fl & FPU_OPF_MODRM) && !canonical(ea))

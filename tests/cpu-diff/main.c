@@ -8,6 +8,7 @@
  *   cpu-diff --only N [--seed N]        re-run one case and print everything
  *   cpu-diff --self-check               host against host: checks the harness itself
  *   cpu-diff --harness-test             hand-made cases with known native outcomes
+ *   cpu-diff --coverage                 engine opcodes (core tables, fpu/) without a template
  *   cpu-diff --fpu-direct               x87/SSE cases through fpu_exec() without the core
  *
  * Case i is generated from (seed, i) alone, so a failure is reproduced by
@@ -436,6 +437,7 @@ int main(int argc, char **argv)
 		{ "self-check", no_argument, NULL, 'S' },
 		{ "harness-test", no_argument, NULL, 'T' },
 		{ "fpu-direct", no_argument, NULL, 'F' },
+		{ "coverage", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -487,6 +489,8 @@ int main(int argc, char **argv)
 		case 'v':
 			x->verbose = true;
 			break;
+		case 'C':
+			return cd_coverage();
 		case 'F':
 			x->fpu_direct = true;
 			break;

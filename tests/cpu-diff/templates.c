@@ -487,6 +487,27 @@ const struct cd_template cd_templates[] = {
 	FIXB("fence", "sfence", 0, 0x0f, 0xae, 0xf8),
 	R("fence", "clflush", 0, 1, 0xae, 7, MR | T_MEM, 0),
 	R("fence", "prefetch", 0, 1, 0x18, -1, MR | T_MEM | T_EXT03, 0),
+	R("fence", "prefetchw", 0, 1, 0x0d, 1, MR | T_MEM, 0),
+
+	/* Mandatory-prefix variants that do not exist: #UD on the host. */
+	R("sse-badpfx", "f2 punpcklbw", 0xf2, 1, 0x60, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f3 pcmpeqb", 0xf3, 1, 0x74, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f2 movaps", 0xf2, 1, 0x28, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f3 andps", 0xf3, 1, 0x54, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "66 rsqrtps", 0x66, 1, 0x52, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f2 rcpps", 0xf2, 1, 0x53, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "punpcklqdq mm", 0, 1, 0x6c, -1, MR | T_MMX, 0),
+	R("sse-badpfx", "haddpd mm", 0, 1, 0x7c, -1, MR | T_MMX, 0),
+	R("sse-badpfx", "addsubpd mm", 0, 1, 0xd0, -1, MR | T_MMX, 0),
+	R("sse-badpfx", "lddqu no pfx", 0, 1, 0xf0, -1, MR | T_XMM | T_MEM, 0),
+	R("sse-badpfx", "f3 paddq", 0xf3, 1, 0xd4, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f2 pshufb", 0xf2, 2, 0x00, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f3 palignr", 0xf3, 3, 0x0f, -1, MR | T_XMM | T_IMM8, 0),
+	R("sse-badpfx", "66 emms", 0x66, 1, 0x77, -1, 0, 0),
+	R("sse-badpfx", "f3 comiss", 0xf3, 1, 0x2f, -1, MR | T_XMM, 0),
+	R("sse-badpfx", "f2 movmskps", 0xf2, 1, 0x50, -1, MR | T_XMM | T_GPRREG | T_REG, 0),
+	R("sse-badpfx", "movq2dq mem", 0xf3, 1, 0xd6, -1, MR | T_XMM | T_MEM, 0),
+	R("sse-badpfx", "ldmxcsr reg", 0, 1, 0xae, 2, MR | T_REG, 0),
 };
 
 const unsigned cd_ntemplates = sizeof(cd_templates) / sizeof(cd_templates[0]);
