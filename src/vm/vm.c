@@ -89,7 +89,11 @@ void vm_stop(struct vm *vm, enum machine_stop why, int status)
 #if HAVE_CHARDEV
 static void vm_on_quit(void *opaque)
 {
-	vm_stop(opaque, MACHINE_QUIT, 0);
+	struct vm *vm = opaque;
+
+	/* A stop already in progress (e.g. a reset) would swallow the request. */
+	atomic_store(&vm->quit_pending, true);
+	vm_stop(vm, MACHINE_QUIT, 0);
 }
 #endif
 
@@ -517,11 +521,15 @@ int vm_run(struct vm *vm)
 		why = atomic_load(&m->stop_reason);
 		if (why != MACHINE_RESET)
 			return vm_exit_status(why, m->exit_status);
+		if (atomic_load(&vm->quit_pending))
+			return vm_exit_status(MACHINE_QUIT, 0);
 		log_debug("guest reset: rebooting (boot %u)", vm->boots + 1);
 		rc = vm_reboot(vm);
 		if (rc) {
 			log_error("reboot failed: %s", vm->err);
 			return 1;
 		}
+		if (atomic_load(&vm->quit_pending))
+			return vm_exit_status(MACHINE_QUIT, 0);
 	}
 }

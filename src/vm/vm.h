@@ -8,6 +8,8 @@
 #define PETREL_VM_VM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +36,7 @@ struct vm {
 	void *fallback;               /* stand-in devices until the real ones land */
 	uint64_t rsdp;
 	unsigned boots;               /* 1 after the first boot, +1 per reset */
+	atomic_bool quit_pending;     /* the user quit; survives a reboot in progress */
 	char err[256];                /* why the last reset failed */
 };
 
