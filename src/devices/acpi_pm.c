@@ -78,11 +78,11 @@ static void acpi_pm_write(void *opaque, uint64_t off, unsigned size, uint64_t va
 }
 
 static const struct iobus_ops acpi_pm_ops = {
-	.name = "acpi-pm",
-	.read = acpi_pm_read,
-	.write = acpi_pm_write,
-	.sizes = IOBUS_SIZE_1,
-	.split = true,
+    .name = "acpi-pm",
+    .read = acpi_pm_read,
+    .write = acpi_pm_write,
+    .sizes = IOBUS_SIZE_1,
+    .split = true,
 };
 
 int acpi_pm_create(struct machine *m, uint16_t port, struct acpi_pm **out)

@@ -20,19 +20,19 @@ struct machine;
 struct acpi_pm;
 
 #define ACPI_PM_SLEEP_CONTROL 0
-#define ACPI_PM_SLEEP_STATUS 1
-#define ACPI_PM_RESET 2
-#define ACPI_PM_GED_EVENT 3
-#define ACPI_PM_SIZE 4
+#define ACPI_PM_SLEEP_STATUS  1
+#define ACPI_PM_RESET	      2
+#define ACPI_PM_GED_EVENT     3
+#define ACPI_PM_SIZE	      4
 
-#define ACPI_PM_SLP_EN 0x20
-#define ACPI_PM_SLP_TYP_SHIFT 2
-#define ACPI_PM_SLP_TYP_MASK 0x1c
-#define ACPI_PM_WAK_STS 0x80
-#define ACPI_PM_SLP_TYP_S5 5        /* the value the DSDT's \_S5 package announces */
-#define ACPI_PM_RESET_VALUE 0x42    /* the FADT's RESET_VALUE */
-#define ACPI_PM_GED_PWR_BUTTON 0x01 /* event bit for the power button */
-#define ACPI_PM_GED_GSI LAYOUT_GSI_ACPI_SCI /* level-triggered, active high */
+#define ACPI_PM_SLP_EN	       0x20
+#define ACPI_PM_SLP_TYP_SHIFT  2
+#define ACPI_PM_SLP_TYP_MASK   0x1c
+#define ACPI_PM_WAK_STS	       0x80
+#define ACPI_PM_SLP_TYP_S5     5		   /* the value the DSDT's \_S5 package announces */
+#define ACPI_PM_RESET_VALUE    0x42		   /* the FADT's RESET_VALUE */
+#define ACPI_PM_GED_PWR_BUTTON 0x01		   /* event bit for the power button */
+#define ACPI_PM_GED_GSI	       LAYOUT_GSI_ACPI_SCI /* level-triggered, active high */
 
 /* Registers the device on m->pio at [port, port + ACPI_PM_SIZE). */
 int acpi_pm_create(struct machine *m, uint16_t port, struct acpi_pm **out);

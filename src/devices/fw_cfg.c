@@ -10,11 +10,11 @@
 #include "util/log.h"
 #include "vm/machine.h"
 
-#define FW_CFG_PORT_CTL LAYOUT_PORT_FW_CFG
-#define FW_CFG_PORT_DMA (LAYOUT_PORT_FW_CFG + 4)
+#define FW_CFG_PORT_CTL	 LAYOUT_PORT_FW_CFG
+#define FW_CFG_PORT_DMA	 (LAYOUT_PORT_FW_CFG + 4)
 #define FW_CFG_DIR_ENTRY 64 /* be32 size, be16 select, u16 reserved, name[56] */
-#define FW_CFG_DMA_CTL_KNOWN                                                                      \
-	(FW_CFG_DMA_CTL_ERROR | FW_CFG_DMA_CTL_READ | FW_CFG_DMA_CTL_SKIP |                       \
+#define FW_CFG_DMA_CTL_KNOWN                                                                       \
+	(FW_CFG_DMA_CTL_ERROR | FW_CFG_DMA_CTL_READ | FW_CFG_DMA_CTL_SKIP |                        \
 	 FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_WRITE | 0xffff0000u)
 
 struct fw_cfg_item {
@@ -28,7 +28,7 @@ struct fw_cfg {
 	pthread_mutex_t lock;
 	struct fw_cfg_item *items;
 	unsigned nr, cap;
-	int cur;           /* index of the selected item, -1 when none */
+	int cur;	   /* index of the selected item, -1 when none */
 	uint32_t offset;   /* data offset in the selected item */
 	uint32_t dma_high; /* high half of the DMA address, until the low half arrives */
 	unsigned nr_files;
@@ -93,7 +93,7 @@ static int fw_cfg_store(struct fw_cfg *f, uint16_t key, const void *data, uint32
 		f->items = n;
 		f->cap = cap;
 	}
-	f->items[f->nr++] = (struct fw_cfg_item){ key, len, copy };
+	f->items[f->nr++] = (struct fw_cfg_item){key, len, copy};
 	return 0;
 }
 
@@ -345,17 +345,17 @@ static void fw_cfg_dma_write(void *opaque, uint64_t off, unsigned size, uint64_t
 }
 
 static const struct iobus_ops fw_cfg_ctl_ops = {
-	.name = "fw_cfg",
-	.read = fw_cfg_ctl_read,
-	.write = fw_cfg_ctl_write,
-	.sizes = IOBUS_SIZE_1 | IOBUS_SIZE_2,
+    .name = "fw_cfg",
+    .read = fw_cfg_ctl_read,
+    .write = fw_cfg_ctl_write,
+    .sizes = IOBUS_SIZE_1 | IOBUS_SIZE_2,
 };
 
 static const struct iobus_ops fw_cfg_dma_ops = {
-	.name = "fw_cfg-dma",
-	.read = fw_cfg_dma_read,
-	.write = fw_cfg_dma_write,
-	.sizes = IOBUS_SIZE_4,
+    .name = "fw_cfg-dma",
+    .read = fw_cfg_dma_read,
+    .write = fw_cfg_dma_write,
+    .sizes = IOBUS_SIZE_4,
 };
 
 void fw_cfg_destroy(struct fw_cfg *f)

@@ -20,27 +20,27 @@
 struct machine;
 struct fw_cfg;
 
-#define FW_CFG_SIGNATURE 0x0000
-#define FW_CFG_ID 0x0001
-#define FW_CFG_RAM_SIZE 0x0003
-#define FW_CFG_NB_CPUS 0x0005
-#define FW_CFG_MAX_CPUS 0x000f
-#define FW_CFG_CMDLINE_SIZE 0x0014
-#define FW_CFG_CMDLINE_DATA 0x0015
-#define FW_CFG_FILE_DIR 0x0019
-#define FW_CFG_FILE_FIRST 0x0020
-#define FW_CFG_MAX_FILES 64
+#define FW_CFG_SIGNATURE     0x0000
+#define FW_CFG_ID	     0x0001
+#define FW_CFG_RAM_SIZE	     0x0003
+#define FW_CFG_NB_CPUS	     0x0005
+#define FW_CFG_MAX_CPUS	     0x000f
+#define FW_CFG_CMDLINE_SIZE  0x0014
+#define FW_CFG_CMDLINE_DATA  0x0015
+#define FW_CFG_FILE_DIR	     0x0019
+#define FW_CFG_FILE_FIRST    0x0020
+#define FW_CFG_MAX_FILES     64
 #define FW_CFG_WRITE_CHANNEL 0x4000
-#define FW_CFG_ARCH_LOCAL 0x8000
+#define FW_CFG_ARCH_LOCAL    0x8000
 
 #define FW_CFG_ID_TRADITIONAL 0x01
-#define FW_CFG_ID_DMA 0x02
+#define FW_CFG_ID_DMA	      0x02
 
-#define FW_CFG_DMA_CTL_ERROR 0x01
-#define FW_CFG_DMA_CTL_READ 0x02
-#define FW_CFG_DMA_CTL_SKIP 0x04
+#define FW_CFG_DMA_CTL_ERROR  0x01
+#define FW_CFG_DMA_CTL_READ   0x02
+#define FW_CFG_DMA_CTL_SKIP   0x04
 #define FW_CFG_DMA_CTL_SELECT 0x08
-#define FW_CFG_DMA_CTL_WRITE 0x10
+#define FW_CFG_DMA_CTL_WRITE  0x10
 
 #define FW_CFG_MAX_FILE_NAME 55 /* name[56] with its NUL */
 

@@ -21,7 +21,7 @@ static uint64_t take(const uint8_t **p, size_t *n, unsigned bytes)
 	uint64_t v = 0;
 
 	for (unsigned i = 0; i < bytes && *n; i++, (*p)++, (*n)--)
-		v |= (uint64_t)**p << (8 * i);
+		v |= (uint64_t) * *p << (8 * i);
 	return v;
 }
 
@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				req[i] = (uint8_t)take(&data, &size, 1);
 			gmem_write(&m.mem, at, req, sizeof(req)); /* may fail near the end: fine */
 			iobus_write(&m.pio, LAYOUT_PORT_FW_CFG + 4, 4, 0);
-			iobus_write(&m.pio, LAYOUT_PORT_FW_CFG + 8, 4, __builtin_bswap32((uint32_t)at));
+			iobus_write(&m.pio, LAYOUT_PORT_FW_CFG + 8, 4,
+				    __builtin_bswap32((uint32_t)at));
 			break;
 		}
 		default:

@@ -117,22 +117,22 @@ static void test_default_tables(void **state)
 	assert_int_equal(t.fadt[8], 6);
 	assert_int_equal(t.fadt[131], 5);
 	uint32_t flags = (uint32_t)le(t.fadt + 112, 4);
-	assert_true(flags & (1u << 20)); /* HW_REDUCED_ACPI */
-	assert_true(flags & (1u << 10)); /* RESET_REG_SUP */
+	assert_true(flags & (1u << 20));	 /* HW_REDUCED_ACPI */
+	assert_true(flags & (1u << 10));	 /* RESET_REG_SUP */
 	assert_int_equal(le(t.fadt + 36, 4), 0); /* no FACS */
 	assert_int_equal(le(t.fadt + 132, 8), 0);
 	uint16_t boot = (uint16_t)le(t.fadt + 109, 2);
-	assert_true(boot & (1u << 1));  /* 8042 */
-	assert_true(boot & (1u << 2));  /* no VGA */
+	assert_true(boot & (1u << 1));	/* 8042 */
+	assert_true(boot & (1u << 2));	/* no VGA */
 	assert_false(boot & (1u << 5)); /* CMOS RTC present */
 	/* RESET_REG: SystemIO, 8 bits at pm+2; value */
-	assert_memory_equal(t.fadt + 116, ((uint8_t[]){ 1, 8, 0, 1 }), 4);
+	assert_memory_equal(t.fadt + 116, ((uint8_t[]){1, 8, 0, 1}), 4);
 	assert_int_equal(le(t.fadt + 120, 8), LAYOUT_PORT_ACPI + ACPI_PM_RESET);
 	assert_int_equal(t.fadt[128], ACPI_PM_RESET_VALUE);
 	/* SLEEP_CONTROL_REG / SLEEP_STATUS_REG */
-	assert_memory_equal(t.fadt + 244, ((uint8_t[]){ 1, 8, 0, 1 }), 4);
+	assert_memory_equal(t.fadt + 244, ((uint8_t[]){1, 8, 0, 1}), 4);
 	assert_int_equal(le(t.fadt + 248, 8), LAYOUT_PORT_ACPI + ACPI_PM_SLEEP_CONTROL);
-	assert_memory_equal(t.fadt + 256, ((uint8_t[]){ 1, 8, 0, 1 }), 4);
+	assert_memory_equal(t.fadt + 256, ((uint8_t[]){1, 8, 0, 1}), 4);
 	assert_int_equal(le(t.fadt + 260, 8), LAYOUT_PORT_ACPI + ACPI_PM_SLEEP_STATUS);
 	/* No PM1 blocks in hardware-reduced mode */
 	for (unsigned off = 56; off < 88; off++)
@@ -147,8 +147,8 @@ static void test_default_tables(void **state)
 
 	/* DSDT */
 	assert_int_equal(t.dsdt[8], 2);
-	static const char *names[] = { "_SB_", "PCI0", "_PRT", "_CRS", "_OSC", "MRES", "COM1",
-				       "RTC_", "FWCF", "PWRB", "GED_", "_EVT", "GEVT", "_S5_" };
+	static const char *names[] = {"_SB_", "PCI0", "_PRT", "_CRS", "_OSC", "MRES", "COM1",
+				      "RTC_", "FWCF", "PWRB", "GED_", "_EVT", "GEVT", "_S5_"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		assert_true(dsdt_has(&t, names[i]));
 	gmem_fini(&t.gm);
@@ -243,7 +243,7 @@ static void test_mmio64_window(void **state)
 {
 	struct acpi_config cfg;
 	struct tables t;
-	static const uint8_t qword_head[] = { 0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x07 };
+	static const uint8_t qword_head[] = {0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x07};
 
 	acpi_config_default(&cfg, 1);
 	cfg.pci_mmio64 = 0x8000000000ull;
@@ -394,14 +394,10 @@ static void test_acpiexec_methods(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_tables),
-		cmocka_unit_test(test_madt_1_cpu),
-		cmocka_unit_test(test_madt_64_cpus),
-		cmocka_unit_test(test_minimal_config),
-		cmocka_unit_test(test_mmio64_window),
-		cmocka_unit_test(test_bad_configs),
-		cmocka_unit_test(test_iasl_parses_dsdt),
-		cmocka_unit_test(test_acpiexec_methods),
+	    cmocka_unit_test(test_default_tables),   cmocka_unit_test(test_madt_1_cpu),
+	    cmocka_unit_test(test_madt_64_cpus),     cmocka_unit_test(test_minimal_config),
+	    cmocka_unit_test(test_mmio64_window),    cmocka_unit_test(test_bad_configs),
+	    cmocka_unit_test(test_iasl_parses_dsdt), cmocka_unit_test(test_acpiexec_methods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

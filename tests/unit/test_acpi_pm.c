@@ -66,7 +66,8 @@ static void test_s5_powers_off(void **state)
 	/* Another sleep type with SLP_EN is ignored */
 	wr(fx, ACPI_PM_SLEEP_CONTROL, 1, ACPI_PM_SLP_EN | (3 << ACPI_PM_SLP_TYP_SHIFT));
 	assert_int_equal(fx->m.stop_reason, MACHINE_RUNNING);
-	wr(fx, ACPI_PM_SLEEP_CONTROL, 1, ACPI_PM_SLP_EN | (ACPI_PM_SLP_TYP_S5 << ACPI_PM_SLP_TYP_SHIFT));
+	wr(fx, ACPI_PM_SLEEP_CONTROL, 1,
+	   ACPI_PM_SLP_EN | (ACPI_PM_SLP_TYP_S5 << ACPI_PM_SLP_TYP_SHIFT));
 	assert_int_equal(fx->m.stop_reason, MACHINE_POWEROFF);
 	assert_int_equal(fx->m.exit_status, 0);
 }
@@ -140,11 +141,11 @@ static void test_create_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_s5_powers_off, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_value, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_power_button_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wide_and_outside_accesses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_s5_powers_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_value, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_power_button_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wide_and_outside_accesses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 
 #include "arch/x86/aml.h"
 
-#define BYTES(...) ((const uint8_t[]){ __VA_ARGS__ }), sizeof((const uint8_t[]){ __VA_ARGS__ })
+#define BYTES(...) ((const uint8_t[]){__VA_ARGS__}), sizeof((const uint8_t[]){__VA_ARGS__})
 
 static void dump(const uint8_t *p, size_t n)
 {
@@ -52,7 +52,7 @@ static void test_names(void **state)
 	aml_fini(&a);
 
 	/* Malformed names latch an error. */
-	static const char *bad[] = { "abc", "TOOLONG", "A..B", "1ABC", "A.", "\\^A", "A-B", ".A" };
+	static const char *bad[] = {"abc", "TOOLONG", "A..B", "1ABC", "A.", "\\^A", "A-B", ".A"};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		aml_init(&a);
 		aml_name(&a, bad[i]);
@@ -249,17 +249,17 @@ static void test_pkglen_encode(void **state)
 	assert_int_equal(aml_pkglen_encode(63, b), 1);
 	assert_int_equal(b[0], 0x3f);
 	assert_int_equal(aml_pkglen_encode(64, b), 2);
-	assert_memory_equal(b, ((uint8_t[]){ 0x40, 0x04 }), 2);
+	assert_memory_equal(b, ((uint8_t[]){0x40, 0x04}), 2);
 	assert_int_equal(aml_pkglen_encode(4095, b), 2);
-	assert_memory_equal(b, ((uint8_t[]){ 0x4f, 0xff }), 2);
+	assert_memory_equal(b, ((uint8_t[]){0x4f, 0xff}), 2);
 	assert_int_equal(aml_pkglen_encode(4096, b), 3);
-	assert_memory_equal(b, ((uint8_t[]){ 0x80, 0x00, 0x01 }), 3);
+	assert_memory_equal(b, ((uint8_t[]){0x80, 0x00, 0x01}), 3);
 	assert_int_equal(aml_pkglen_encode(0xfffff, b), 3);
-	assert_memory_equal(b, ((uint8_t[]){ 0x8f, 0xff, 0xff }), 3);
+	assert_memory_equal(b, ((uint8_t[]){0x8f, 0xff, 0xff}), 3);
 	assert_int_equal(aml_pkglen_encode(0x100000, b), 4);
-	assert_memory_equal(b, ((uint8_t[]){ 0xc0, 0x00, 0x00, 0x01 }), 4);
+	assert_memory_equal(b, ((uint8_t[]){0xc0, 0x00, 0x00, 0x01}), 4);
 	assert_int_equal(aml_pkglen_encode(0x0fffffff, b), 4);
-	assert_memory_equal(b, ((uint8_t[]){ 0xcf, 0xff, 0xff, 0xff }), 4);
+	assert_memory_equal(b, ((uint8_t[]){0xcf, 0xff, 0xff, 0xff}), 4);
 	assert_int_equal(aml_pkglen_encode(0x10000000, b), -E2BIG);
 }
 
@@ -309,10 +309,10 @@ static void check_if_body(size_t body, unsigned want_bytes)
 static void test_pkglen_boundaries(void **state)
 {
 	check_if_body(0, 1);
-	check_if_body(62, 1);     /* 63: the largest one-byte length */
-	check_if_body(63, 2);     /* 64 would fit, but 63+2 = 65 needs two bytes */
-	check_if_body(4093, 2);   /* 4095 */
-	check_if_body(4094, 3);   /* 4096 does not fit in 12 bits */
+	check_if_body(62, 1);	/* 63: the largest one-byte length */
+	check_if_body(63, 2);	/* 64 would fit, but 63+2 = 65 needs two bytes */
+	check_if_body(4093, 2); /* 4095 */
+	check_if_body(4094, 3); /* 4096 does not fit in 12 bits */
 	check_if_body(0xfffff - 3, 3);
 	check_if_body(0xfffff - 2, 4); /* 1 MiB */
 	check_if_body(2u << 20, 4);
@@ -390,7 +390,8 @@ static void test_resources(void **state)
 	expect(&a, BYTES(0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08, 0x22, 0x10, 0x00, 0x4b,
 			 0x60, 0x00, 0x01));
 	aml_rt_word_bus(&a, 0, 0xff);
-	expect(&a, BYTES(0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0xff, 0, 0, 0, 0x00, 0x01));
+	expect(&a,
+	       BYTES(0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0xff, 0, 0, 0, 0x00, 0x01));
 	aml_rt_word_io(&a, 0x1000, 0xffff);
 	expect(&a, BYTES(0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x10, 0xff, 0xff, 0, 0,
 			 0x00, 0xf0));
@@ -402,10 +403,10 @@ static void test_resources(void **state)
 			 0x1f, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0));
 	aml_rt_qword_memory(&a, 0x100000000ull, 0x1ffffffffull, true);
 	expect(&a, BYTES(0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, /* gran */
-			 0, 0, 0, 0, 1, 0, 0, 0,                               /* min */
-			 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0,                   /* max */
-			 0, 0, 0, 0, 0, 0, 0, 0,                               /* tra */
-			 0, 0, 0, 0, 1, 0, 0, 0));                             /* len */
+			 0, 0, 0, 0, 1, 0, 0, 0,				     /* min */
+			 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0,			     /* max */
+			 0, 0, 0, 0, 0, 0, 0, 0,				     /* tra */
+			 0, 0, 0, 0, 1, 0, 0, 0));				     /* len */
 	aml_rt_memory32_fixed(&a, false, 0xe0000000, 0x100000);
 	expect(&a, BYTES(0x86, 0x09, 0x00, 0x00, 0, 0, 0, 0xe0, 0, 0, 0x10, 0));
 	aml_rt_interrupt(&a, AML_IRQ_CONSUMER, &gsi, 1);
@@ -455,7 +456,7 @@ static void test_large_buffer_size_term(void **state)
 	n = pkglen_decode(aml_data(&a) + 1, &v);
 	assert_int_equal(n, 2);
 	assert_int_equal(v, 2 + 3 + 300);
-	assert_memory_equal(aml_data(&a) + 3, ((uint8_t[]){ 0x0b, 0x2c, 0x01 }), 3);
+	assert_memory_equal(aml_data(&a) + 3, ((uint8_t[]){0x0b, 0x2c, 0x01}), 3);
 	assert_int_equal(aml_len(&a), 1 + 2 + 3 + 300);
 	aml_fini(&a);
 	free(raw);
@@ -464,18 +465,18 @@ static void test_large_buffer_size_term(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_integers),
-		cmocka_unit_test(test_strings_buffers_packages),
-		cmocka_unit_test(test_eisaid),
-		cmocka_unit_test(test_scope_device_method),
-		cmocka_unit_test(test_region_field),
-		cmocka_unit_test(test_pkglen_encode),
-		cmocka_unit_test(test_pkglen_boundaries),
-		cmocka_unit_test(test_nested_lengths),
-		cmocka_unit_test(test_error_latching),
-		cmocka_unit_test(test_resources),
-		cmocka_unit_test(test_large_buffer_size_term),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_integers),
+	    cmocka_unit_test(test_strings_buffers_packages),
+	    cmocka_unit_test(test_eisaid),
+	    cmocka_unit_test(test_scope_device_method),
+	    cmocka_unit_test(test_region_field),
+	    cmocka_unit_test(test_pkglen_encode),
+	    cmocka_unit_test(test_pkglen_boundaries),
+	    cmocka_unit_test(test_nested_lengths),
+	    cmocka_unit_test(test_error_latching),
+	    cmocka_unit_test(test_resources),
+	    cmocka_unit_test(test_large_buffer_size_term),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

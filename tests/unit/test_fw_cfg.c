@@ -13,8 +13,8 @@
 #include "vm/machine.h"
 
 #define RAM_SIZE 0x200000ull
-#define DESC 0x1000ull
-#define BUF 0x2000ull
+#define DESC	 0x1000ull
+#define BUF	 0x2000ull
 
 struct fixture {
 	struct machine m;
@@ -99,8 +99,8 @@ static uint32_t dma_at(struct fixture *fx, uint64_t desc, uint32_t control, uint
 	assert_int_equal(gmem_write(&fx->m.mem, desc, req, sizeof(req)), 0);
 	assert_true(iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 4, 4,
 				__builtin_bswap32((uint32_t)(desc >> 32))));
-	assert_true(iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 8, 4,
-				__builtin_bswap32((uint32_t)desc)));
+	assert_true(
+	    iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 8, 4, __builtin_bswap32((uint32_t)desc)));
 	assert_int_equal(gmem_read(&fx->m.mem, desc, req, 4), 0);
 	return (uint32_t)be(req, 4);
 }
@@ -263,8 +263,9 @@ static void test_dma_read_skip_select(void **state)
 
 	assert_int_equal(fw_cfg_add_file(fx->f, "etc/data", "abcdefghij", 10), 0);
 	fill(fx, BUF, 0xaa, 64);
-	assert_int_equal(dma(fx, (FW_CFG_SIGNATURE << 16) | FW_CFG_DMA_CTL_SELECT |
-				      FW_CFG_DMA_CTL_READ, 4, BUF), 0);
+	assert_int_equal(
+	    dma(fx, (FW_CFG_SIGNATURE << 16) | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ, 4, BUF),
+	    0);
 	assert_int_equal(gmem_read(&fx->m.mem, BUF, b, 5), 0);
 	assert_memory_equal(b, "QEMU\xaa", 5);
 
@@ -276,21 +277,23 @@ static void test_dma_read_skip_select(void **state)
 	assert_int_equal(gmem_read(&fx->m.mem, BUF, b, 12), 0);
 	assert_memory_equal(b, "abcfghij\0\0\0\xaa", 12);
 	/* The port and DMA share the offset */
-	assert_int_equal(dma(fx, (FW_CFG_FILE_FIRST << 16) | FW_CFG_DMA_CTL_SELECT |
-				      FW_CFG_DMA_CTL_SKIP, 8, 0), 0);
+	assert_int_equal(
+	    dma(fx, (FW_CFG_FILE_FIRST << 16) | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_SKIP, 8, 0),
+	    0);
 	port_read(fx, b, 3);
 	assert_memory_equal(b, "ij\0", 3);
 
 	/* ID and RAM size through DMA */
-	assert_int_equal(dma(fx, (FW_CFG_RAM_SIZE << 16) | FW_CFG_DMA_CTL_SELECT |
-				      FW_CFG_DMA_CTL_READ, 8, BUF), 0);
+	assert_int_equal(
+	    dma(fx, (FW_CFG_RAM_SIZE << 16) | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ, 8, BUF),
+	    0);
 	assert_int_equal(gmem_read(&fx->m.mem, BUF, b, 8), 0);
 	assert_int_equal(le(b, 8), RAM_SIZE);
 
 	/* A request whose high half is written once: the next low-only kick uses high = 0. */
 	assert_true(iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 4, 4, __builtin_bswap32(1)));
-	assert_true(iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 8, 4,
-				__builtin_bswap32((uint32_t)DESC)));
+	assert_true(
+	    iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 8, 4, __builtin_bswap32((uint32_t)DESC)));
 	/* That one pointed at 4 GiB + DESC, outside RAM: nothing was answered at DESC. */
 	fill(fx, BUF, 0xaa, 16);
 	uint8_t req[16];
@@ -298,8 +301,8 @@ static void test_dma_read_skip_select(void **state)
 	put_be(req + 4, 4, 4);
 	put_be(req + 8, BUF, 8);
 	assert_int_equal(gmem_write(&fx->m.mem, DESC, req, 16), 0);
-	assert_true(iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 8, 4,
-				__builtin_bswap32((uint32_t)DESC)));
+	assert_true(
+	    iobus_write(&fx->m.pio, LAYOUT_PORT_FW_CFG + 8, 4, __builtin_bswap32((uint32_t)DESC)));
 	assert_int_equal(gmem_read(&fx->m.mem, DESC, b, 4), 0);
 	assert_int_equal(be(b, 4), 0);
 	assert_int_equal(gmem_read(&fx->m.mem, BUF, b, 4), 0);
@@ -309,8 +312,8 @@ static void test_dma_read_skip_select(void **state)
 static void test_dma_malformed(void **state)
 {
 	struct fixture *fx = *state;
-	const uint32_t rd_sig = (FW_CFG_SIGNATURE << 16) | FW_CFG_DMA_CTL_SELECT |
-				FW_CFG_DMA_CTL_READ;
+	const uint32_t rd_sig =
+	    (FW_CFG_SIGNATURE << 16) | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ;
 	uint8_t b[16];
 
 	/* Destination outside RAM */
@@ -328,8 +331,10 @@ static void test_dma_malformed(void **state)
 	assert_int_equal(dma(fx, rd_sig | 0x20, 4, BUF), FW_CFG_DMA_CTL_ERROR);
 	assert_int_equal(dma(fx, rd_sig | 0x8000, 4, BUF), FW_CFG_DMA_CTL_ERROR);
 	assert_int_equal(dma(fx, rd_sig | FW_CFG_DMA_CTL_SKIP, 4, BUF), FW_CFG_DMA_CTL_ERROR);
-	assert_int_equal(dma(fx, (FW_CFG_SIGNATURE << 16) | FW_CFG_DMA_CTL_SELECT |
-				      FW_CFG_DMA_CTL_WRITE, 4, BUF), FW_CFG_DMA_CTL_ERROR);
+	assert_int_equal(
+	    dma(fx, (FW_CFG_SIGNATURE << 16) | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_WRITE, 4,
+		BUF),
+	    FW_CFG_DMA_CTL_ERROR);
 	assert_int_equal(gmem_read(&fx->m.mem, BUF, b, 8), 0);
 	assert_memory_equal(b, "\x77\x77\x77\x77\x77\x77\x77\x77", 8);
 	/* The signature item is untouched by the refused write */
@@ -367,14 +372,14 @@ static void test_create_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_port_items, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cmdline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_files_and_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_item_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dma_signature_register, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dma_read_skip_select, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dma_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_port_items, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cmdline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_files_and_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_item_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_signature_register, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_read_skip_select, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,18 +14,18 @@
 #define ACPI_HDR_LEN 36
 
 /* FADT flags (ACPI 6.x, 5.2.9 table 5.10) */
-#define FADT_PWR_BUTTON (1u << 4)
-#define FADT_SLP_BUTTON (1u << 5)
-#define FADT_RESET_REG_SUP (1u << 10)
+#define FADT_PWR_BUTTON	     (1u << 4)
+#define FADT_SLP_BUTTON	     (1u << 5)
+#define FADT_RESET_REG_SUP   (1u << 10)
 #define FADT_HW_REDUCED_ACPI (1u << 20)
 /* IA-PC boot architecture flags (5.2.9.3) */
-#define IAPC_8042 (1u << 1)
-#define IAPC_VGA_NOT_PRESENT (1u << 2)
-#define IAPC_PCIE_ASPM_CONTROLS (1u << 4)
+#define IAPC_8042		  (1u << 1)
+#define IAPC_VGA_NOT_PRESENT	  (1u << 2)
+#define IAPC_PCIE_ASPM_CONTROLS	  (1u << 4)
 #define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
-#define FADT_LEN 276
-#define GAS_SYSTEM_IO 1
+#define FADT_LEN	276
+#define GAS_SYSTEM_IO	1
 #define GAS_ACCESS_BYTE 1
 
 /* The PCI Host Bridge _OSC UUID (PCI Firmware Specification). */
@@ -162,8 +162,8 @@ static void dsdt_pci(struct aml *a, const struct acpi_config *cfg)
 	aml_rt_dword_memory(a, (uint32_t)LAYOUT_PCI_MMIO32,
 			    (uint32_t)(LAYOUT_PCI_MMIO32 + LAYOUT_PCI_MMIO32_SIZE - 1), false);
 	if (cfg->pci_mmio64_size)
-		aml_rt_qword_memory(a, cfg->pci_mmio64,
-				    cfg->pci_mmio64 + cfg->pci_mmio64_size - 1, true);
+		aml_rt_qword_memory(a, cfg->pci_mmio64, cfg->pci_mmio64 + cfg->pci_mmio64_size - 1,
+				    true);
 	aml_rt_end(a);
 
 	/*
@@ -239,7 +239,8 @@ static void dsdt_power_button(struct aml *a, const struct acpi_config *cfg)
 	aml_rt_interrupt(a, AML_IRQ_CONSUMER, &gsi, 1);
 	aml_rt_end(a);
 	aml_operation_region(a, "GEDR", AML_SPACE_SYSTEM_IO, cfg->pm_port + ACPI_PM_GED_EVENT, 1);
-	aml_field_begin(a, "GEDR", AML_FIELD_BYTE_ACC | AML_FIELD_NO_LOCK | AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_begin(a, "GEDR",
+			AML_FIELD_BYTE_ACC | AML_FIELD_NO_LOCK | AML_FIELD_WRITE_AS_ZEROS);
 	aml_field_unit(a, "GEVT", 8);
 	aml_end(a);
 	/* Reading GEVT clears the events and lowers the line: read it exactly once. */
@@ -318,7 +319,8 @@ static int acpi_config_check(const struct acpi_config *cfg)
 	if (cfg->pci) {
 		if (cfg->pci_buses == 0 || cfg->pci_buses > 256)
 			return -EINVAL;
-		if (cfg->pci_ecam & 0xfffff || cfg->pci_ecam + cfg->pci_buses * 0x100000ull > 1ull << 32)
+		if (cfg->pci_ecam & 0xfffff ||
+		    cfg->pci_ecam + cfg->pci_buses * 0x100000ull > 1ull << 32)
 			return -EINVAL;
 		if (cfg->pci_mmio64_size &&
 		    cfg->pci_mmio64 + cfg->pci_mmio64_size - 1 < cfg->pci_mmio64)
@@ -439,7 +441,7 @@ static size_t build_mcfg(struct tbuf *t, const struct acpi_config *cfg)
 
 int acpi_build(struct guest_mem *gm, const struct acpi_config *cfg, uint64_t *rsdp_addr)
 {
-	struct tbuf t = { 0 };
+	struct tbuf t = {0};
 	uint8_t *aml = NULL;
 	size_t aml_len = 0, dsdt, fadt, madt, mcfg = 0, xsdt;
 	unsigned nr_ptr = 0;
@@ -480,7 +482,7 @@ int acpi_build(struct guest_mem *gm, const struct acpi_config *cfg, uint64_t *rs
 
 	memcpy(t.p, "RSD PTR ", 8);
 	memcpy(t.p + 9, ACPI_OEM_ID, 6);
-	t.p[15] = 2;  /* revision: ACPI 2.0+ with XSDT */
+	t.p[15] = 2;		/* revision: ACPI 2.0+ with XSDT */
 	put_le(t.p + 16, 0, 4); /* no RSDT */
 	put_le(t.p + 20, 36, 4);
 	put_le(t.p + 24, LAYOUT_ACPI + xsdt, 8);

@@ -12,24 +12,24 @@
 
 struct guest_mem;
 
-#define ACPI_OEM_ID "PETREL"       /* 6 bytes */
+#define ACPI_OEM_ID	  "PETREL"   /* 6 bytes */
 #define ACPI_OEM_TABLE_ID "PETRELVM" /* 8 bytes */
-#define ACPI_CREATOR_ID "PTRL"     /* 4 bytes */
+#define ACPI_CREATOR_ID	  "PTRL"     /* 4 bytes */
 
 struct acpi_config {
-	unsigned nr_cpus;      /* 1..MACHINE_MAX_CPUS; APIC IDs 0..nr_cpus-1 */
-	bool serial;           /* COM1 at LAYOUT_PORT_COM1, GSI LAYOUT_GSI_COM1 */
-	bool rtc;              /* CMOS RTC at LAYOUT_PORT_RTC, GSI LAYOUT_GSI_RTC */
-	bool i8042;            /* keyboard controller at 0x60/0x64 (FADT 8042 flag) */
-	bool pic;              /* a legacy 8259 pair exists (MADT PCAT_COMPAT) */
-	bool fw_cfg;           /* QEMU fw_cfg at LAYOUT_PORT_FW_CFG (QEMU0002) */
-	bool power_button;     /* Generic Event Device + PNP0C0C power button */
-	bool pci;              /* PCI host bridge PCI0 */
-	uint64_t pci_ecam;     /* ECAM base (MCFG), 1 MiB per bus */
-	unsigned pci_buses;    /* 1..256 */
-	uint64_t pci_mmio64;   /* 64-bit BAR window; 0 = none */
+	unsigned nr_cpus;    /* 1..MACHINE_MAX_CPUS; APIC IDs 0..nr_cpus-1 */
+	bool serial;	     /* COM1 at LAYOUT_PORT_COM1, GSI LAYOUT_GSI_COM1 */
+	bool rtc;	     /* CMOS RTC at LAYOUT_PORT_RTC, GSI LAYOUT_GSI_RTC */
+	bool i8042;	     /* keyboard controller at 0x60/0x64 (FADT 8042 flag) */
+	bool pic;	     /* a legacy 8259 pair exists (MADT PCAT_COMPAT) */
+	bool fw_cfg;	     /* QEMU fw_cfg at LAYOUT_PORT_FW_CFG (QEMU0002) */
+	bool power_button;   /* Generic Event Device + PNP0C0C power button */
+	bool pci;	     /* PCI host bridge PCI0 */
+	uint64_t pci_ecam;   /* ECAM base (MCFG), 1 MiB per bus */
+	unsigned pci_buses;  /* 1..256 */
+	uint64_t pci_mmio64; /* 64-bit BAR window; 0 = none */
 	uint64_t pci_mmio64_size;
-	uint16_t pm_port;      /* base of the acpi_pm registers */
+	uint16_t pm_port; /* base of the acpi_pm registers */
 };
 
 /* Fill cfg with the standard Petrel machine (layout.h), all devices present. */

@@ -156,7 +156,7 @@ int aml_pkglen_encode(uint32_t value, uint8_t out[4])
  */
 static int aml_pkglen_for_body(size_t body, uint8_t out[4])
 {
-	static const uint32_t limit[] = { 0x3f, 0xfff, 0xfffff, AML_PKGLEN_MAX };
+	static const uint32_t limit[] = {0x3f, 0xfff, 0xfffff, AML_PKGLEN_MAX};
 
 	for (unsigned n = 1; n <= 4; n++)
 		if (body <= limit[n - 1] - n)
@@ -418,7 +418,7 @@ void aml_eisaid(struct aml *a, const char *id)
 void aml_uuid(struct aml *a, const char *s)
 {
 	/* Groups 1-3 are stored little-endian, groups 4-5 in string order. */
-	static const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+	static const uint8_t order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
 	uint8_t raw[16], out[16];
 	unsigned k = 0;
 
@@ -712,20 +712,20 @@ static void aml_rt_addr(struct aml *a, uint8_t tag, unsigned w, uint8_t type, ui
 	aml_le(a, len, w);
 }
 
-void aml_rt_word_addr(struct aml *a, uint8_t type, uint8_t gflags, uint8_t tflags,
-		      uint16_t min, uint16_t max, uint16_t translation, uint16_t len)
+void aml_rt_word_addr(struct aml *a, uint8_t type, uint8_t gflags, uint8_t tflags, uint16_t min,
+		      uint16_t max, uint16_t translation, uint16_t len)
 {
 	aml_rt_addr(a, 0x88, 2, type, gflags, tflags, min, max, translation, len);
 }
 
-void aml_rt_dword_addr(struct aml *a, uint8_t type, uint8_t gflags, uint8_t tflags,
-		       uint32_t min, uint32_t max, uint32_t translation, uint32_t len)
+void aml_rt_dword_addr(struct aml *a, uint8_t type, uint8_t gflags, uint8_t tflags, uint32_t min,
+		       uint32_t max, uint32_t translation, uint32_t len)
 {
 	aml_rt_addr(a, 0x87, 4, type, gflags, tflags, min, max, translation, len);
 }
 
-void aml_rt_qword_addr(struct aml *a, uint8_t type, uint8_t gflags, uint8_t tflags,
-		       uint64_t min, uint64_t max, uint64_t translation, uint64_t len)
+void aml_rt_qword_addr(struct aml *a, uint8_t type, uint8_t gflags, uint8_t tflags, uint64_t min,
+		       uint64_t max, uint64_t translation, uint64_t len)
 {
 	aml_rt_addr(a, 0x8a, 8, type, gflags, tflags, min, max, translation, len);
 }
@@ -750,15 +750,15 @@ void aml_rt_word_bus(struct aml *a, uint16_t min, uint16_t max)
 void aml_rt_word_io(struct aml *a, uint16_t min, uint16_t max)
 {
 	if (aml_range_ok(a, min, max, 0xffff))
-		aml_rt_word_addr(a, AML_ADDR_IO, AML_ADDR_PRODUCER_FIXED, AML_IO_ENTIRE_RANGE,
-				 min, max, 0, (uint16_t)(max - min + 1));
+		aml_rt_word_addr(a, AML_ADDR_IO, AML_ADDR_PRODUCER_FIXED, AML_IO_ENTIRE_RANGE, min,
+				 max, 0, (uint16_t)(max - min + 1));
 }
 
 void aml_rt_dword_io(struct aml *a, uint32_t min, uint32_t max)
 {
 	if (aml_range_ok(a, min, max, 0xffffffff))
-		aml_rt_dword_addr(a, AML_ADDR_IO, AML_ADDR_PRODUCER_FIXED, AML_IO_ENTIRE_RANGE,
-				  min, max, 0, max - min + 1);
+		aml_rt_dword_addr(a, AML_ADDR_IO, AML_ADDR_PRODUCER_FIXED, AML_IO_ENTIRE_RANGE, min,
+				  max, 0, max - min + 1);
 }
 
 void aml_rt_dword_memory(struct aml *a, uint32_t min, uint32_t max, bool prefetch)
