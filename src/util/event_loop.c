@@ -178,6 +178,21 @@ fail:
 	return rc;
 }
 
+static struct event_loop *default_loop;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_create(void)
+{
+	if (event_loop_create(&default_loop) < 0)
+		default_loop = NULL;
+}
+
+struct event_loop *event_loop_default(void)
+{
+	pthread_once(&default_once, default_create);
+	return default_loop;
+}
+
 void event_loop_destroy(struct event_loop *l)
 {
 	if (!l)

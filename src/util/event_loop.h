@@ -24,6 +24,11 @@ typedef void (*event_loop_cb)(void *opaque);
 int event_loop_create(struct event_loop **out);
 /* Stop the thread (pending calls are run first) and free the loop. Idempotent on NULL. */
 void event_loop_destroy(struct event_loop *l);
+/*
+ * The process-wide I/O thread, created on first use (NULL if that failed).
+ * Backends opened without an explicit loop register here; it lives until exit.
+ */
+struct event_loop *event_loop_default(void);
 /* Whether the caller runs on the loop's thread. */
 bool event_loop_in_thread(struct event_loop *l);
 

@@ -1,0 +1,576 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "backend/net.h"
+#include "util/log.h"
+#include "virtio/net.h"
+#include "vm/machine.h"
+
+#define QSZ 16
+#define BUF 0x20000
+
+/* A backend that records what the device sends. */
+struct fake_net {
+	struct net_backend pub;
+	uint8_t last[2048];
+	size_t last_len;
+	int sent;
+	int fail;
+};
+
+static int fake_send(struct net_backend *nb, const struct iovec *iov, unsigned niov)
+{
+	struct fake_net *f = (struct fake_net *)nb;
+	size_t len = 0;
+
+	if (f->fail)
+		return -f->fail;
+	for (unsigned i = 0; i < niov; i++) {
+		assert_true(len + iov[i].iov_len <= sizeof(f->last));
+		memcpy(f->last + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	f->last_len = len;
+	f->sent++;
+	return 0;
+}
+
+static void fake_close(struct net_backend *nb)
+{
+	net_backend_fini(nb);
+	free(nb);
+}
+
+static const struct net_backend_ops fake_ops = { fake_send, fake_close };
+
+struct ring {
+	uint64_t desc, avail, used;
+	uint16_t avail_idx, next_desc, seen_used;
+};
+
+static void ring_init(struct ring *g, int i)
+{
+	memset(g, 0, sizeof(*g));
+	g->desc = 0x1000 + 0x3000ull * i;
+	g->avail = 0x2000 + 0x3000ull * i;
+	g->used = 0x3000 + 0x3000ull * i;
+}
+
+struct rig {
+	struct machine m;
+	struct fake_net *be;
+	struct virtio_net *net;
+	struct virtio_dev *d;
+	struct ring q[2];
+	uint64_t buf_next;
+	int queue_irqs[2], config_irqs;
+};
+
+static void t_queue_irq(struct virtio_dev *d, unsigned q)
+{
+	((struct rig *)d->transport_priv)->queue_irqs[q]++;
+}
+
+static void t_config_irq(struct virtio_dev *d)
+{
+	((struct rig *)d->transport_priv)->config_irqs++;
+}
+
+static const struct virtio_transport_ops fake_transport = { t_queue_irq, t_config_irq };
+
+static const uint8_t test_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+static int setup(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	log_set_level(LOG_ERROR);
+	assert_int_equal(gmem_init_x86(&r->m.mem, 1 << 20, 0xc0000000), 0);
+	r->be = calloc(1, sizeof(*r->be));
+	net_backend_init(&r->be->pub, &fake_ops, "fake");
+	assert_int_equal(virtio_net_create_backend(&r->m, &r->be->pub, test_mac, &r->net), 0);
+	r->d = virtio_net_dev(r->net);
+	r->d->transport = &fake_transport;
+	r->d->transport_priv = r;
+	for (int i = 0; i < 2; i++)
+		ring_init(&r->q[i], i);
+	r->buf_next = BUF;
+	*state = r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *r = *state;
+
+	virtio_net_destroy(r->net);
+	gmem_fini(&r->m.mem);
+	free(r);
+	return 0;
+}
+
+static void bring_up(struct rig *r, uint64_t extra)
+{
+	virtio_set_status(r->d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	assert_int_equal(virtio_set_driver_features(r->d, (1ull << VIRTIO_F_VERSION_1) | extra), 0);
+	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_FEATURES_OK);
+	assert_true(r->d->status & VIRTIO_STATUS_FEATURES_OK);
+	for (unsigned i = 0; i < 2; i++) {
+		struct virtio_queue_cfg c = { .size = QSZ, .enabled = true, .desc = r->q[i].desc,
+					      .avail = r->q[i].avail, .used = r->q[i].used };
+		assert_int_equal(virtio_queue_set(r->d, i, &c), 0);
+	}
+	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_DRIVER_OK);
+	assert_true(virtio_dev_live(r->d));
+}
+
+struct d {
+	uint64_t addr;
+	uint32_t len;
+	bool write;
+};
+
+static void post(struct rig *r, unsigned q, const struct d *ds, unsigned n, bool kick)
+{
+	struct ring *g = &r->q[q];
+	uint16_t head = g->next_desc;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t raw[16];
+		uint16_t idx = (uint16_t)((head + i) % QSZ);
+		uint16_t next = (uint16_t)((head + i + 1) % QSZ);
+		uint16_t flags = (uint16_t)((i + 1 < n ? 1 : 0) | (ds[i].write ? 2 : 0));
+		memcpy(raw, &ds[i].addr, 8);
+		memcpy(raw + 8, &ds[i].len, 4);
+		memcpy(raw + 12, &flags, 2);
+		memcpy(raw + 14, &next, 2);
+		assert_int_equal(gmem_write(&r->m.mem, g->desc + 16ull * idx, raw, 16), 0);
+	}
+	g->next_desc = (uint16_t)((head + n) % QSZ);
+	assert_int_equal(gmem_write(&r->m.mem, g->avail + 4 + 2 * (g->avail_idx % QSZ), &head, 2), 0);
+	g->avail_idx++;
+	assert_int_equal(gmem_write(&r->m.mem, g->avail + 2, &g->avail_idx, 2), 0);
+	if (kick)
+		virtio_queue_notify(r->d, q);
+}
+
+/* Next used element of queue q: returns its length, -1 when none. */
+static int64_t used(struct rig *r, unsigned q, uint16_t *id)
+{
+	struct ring *g = &r->q[q];
+	uint16_t idx;
+	uint32_t e[2];
+
+	assert_int_equal(gmem_read(&r->m.mem, g->used + 2, &idx, 2), 0);
+	if (idx == g->seen_used)
+		return -1;
+	assert_int_equal(gmem_read(&r->m.mem, g->used + 4 + 8 * (g->seen_used % QSZ), e, 8), 0);
+	g->seen_used++;
+	if (id)
+		*id = (uint16_t)e[0];
+	return e[1];
+}
+
+static uint64_t put(struct rig *r, const void *data, size_t len)
+{
+	uint64_t a = r->buf_next;
+
+	if (data)
+		assert_int_equal(gmem_write(&r->m.mem, a, data, len), 0);
+	r->buf_next += (len + 15) & ~15ull;
+	return a;
+}
+
+static void frame_fill(uint8_t *f, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		f[i] = (uint8_t)(seed + i * 13);
+}
+
+static void test_config(void **state)
+{
+	struct rig *r = *state;
+	uint8_t mac[6];
+	uint16_t status, mtu, pairs;
+	uint64_t f = virtio_device_features(r->d);
+	struct virtio_net *other;
+	struct fake_net *be2 = calloc(1, sizeof(*be2));
+	uint8_t mac2[6];
+
+	virtio_config_read(r->d, 0, mac, 6);
+	virtio_config_read(r->d, 6, &status, 2);
+	virtio_config_read(r->d, 8, &pairs, 2);
+	virtio_config_read(r->d, 10, &mtu, 2);
+	assert_memory_equal(mac, test_mac, 6);
+	assert_int_equal(status, VIRTIO_NET_S_LINK_UP);
+	assert_int_equal(pairs, 1);
+	assert_int_equal(mtu, 1500);
+	assert_true(f & (1ull << VIRTIO_NET_F_MAC));
+	assert_true(f & (1ull << VIRTIO_NET_F_STATUS));
+	assert_true(f & (1ull << VIRTIO_NET_F_MRG_RXBUF));
+	assert_false(f & (1ull << VIRTIO_NET_F_CSUM));
+
+	/* Generated MACs: locally administered unicast, different per device. */
+	net_backend_init(&be2->pub, &fake_ops, "fake");
+	assert_int_equal(virtio_net_create_backend(&r->m, &be2->pub, NULL, &other), 0);
+	virtio_net_mac(other, mac);
+	assert_int_equal(mac[0] & 3, 2);
+	struct fake_net *be3 = calloc(1, sizeof(*be3));
+	struct virtio_net *third;
+	net_backend_init(&be3->pub, &fake_ops, "fake");
+	assert_int_equal(virtio_net_create_backend(&r->m, &be3->pub, NULL, &third), 0);
+	virtio_net_mac(third, mac2);
+	assert_memory_not_equal(mac, mac2, 6);
+	virtio_net_destroy(other);
+	virtio_net_destroy(third);
+}
+
+static void test_transmit(void **state)
+{
+	struct rig *r = *state;
+	uint8_t hdr[12] = { 0 }, frame[60];
+	struct virtio_net_stats st;
+
+	bring_up(r, 0);
+	frame_fill(frame, sizeof(frame), 1);
+	struct d one[1] = { { 0, 72, false } };
+	uint8_t both[72];
+	memcpy(both, hdr, 12);
+	memcpy(both + 12, frame, 60);
+	one[0].addr = put(r, both, 72);
+	post(r, 1, one, 1, true);
+	assert_int_equal(r->be->sent, 1);
+	assert_int_equal(r->be->last_len, 60);
+	assert_memory_equal(r->be->last, frame, 60);
+	assert_int_equal(used(r, 1, NULL), 0);
+	assert_int_equal(r->queue_irqs[1], 1);
+
+	/* Header split over two descriptors, frame over two more. */
+	frame_fill(frame, sizeof(frame), 7);
+	struct d four[4] = { { put(r, hdr, 5), 5, false }, { put(r, hdr + 5, 7), 7, false },
+			     { put(r, frame, 20), 20, false }, { put(r, frame + 20, 40), 40, false } };
+	post(r, 1, four, 4, true);
+	assert_int_equal(r->be->sent, 2);
+	assert_int_equal(r->be->last_len, 60);
+	assert_memory_equal(r->be->last, frame, 60);
+
+	/* Offloads we never offered, and runt frames: dropped, buffer still returned. */
+	hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	memcpy(both, hdr, 12);
+	one[0].addr = put(r, both, 72);
+	post(r, 1, one, 1, true);
+	hdr[0] = 0;
+	hdr[1] = 1; /* GSO_TCPV4 */
+	memcpy(both, hdr, 12);
+	one[0].addr = put(r, both, 72);
+	post(r, 1, one, 1, true);
+	hdr[1] = 0;
+	memcpy(both, hdr, 12);
+	one[0].addr = put(r, both, 20);
+	one[0].len = 20;
+	post(r, 1, one, 1, true);
+	/* A backend failure counts as a drop. */
+	r->be->fail = ENOBUFS;
+	one[0].len = 72;
+	post(r, 1, one, 1, true);
+	assert_int_equal(r->be->sent, 2);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(used(r, 1, NULL), 0);
+	assert_int_equal(used(r, 1, NULL), -1);
+	virtio_net_get_stats(r->net, &st);
+	assert_int_equal(st.tx_frames, 2);
+	assert_int_equal(st.tx_dropped, 4);
+	assert_true(virtio_dev_live(r->d));
+}
+
+static void test_transmit_malformed(void **state)
+{
+	struct rig *r = *state;
+	struct d bad[2] = { { put(r, NULL, 72), 72, false }, { put(r, NULL, 16), 16, true } };
+
+	bring_up(r, 0);
+	post(r, 1, bad, 2, true);
+	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(r->be->sent, 0);
+	assert_int_equal(r->config_irqs, 1);
+
+	/* Reset, then a header shorter than 12 bytes. */
+	virtio_set_status(r->d, 0);
+	memset(r->m.mem.regions[0].host + 0x1000, 0, 0x6000);
+	memset(r->q, 0, sizeof(r->q));
+	for (int i = 0; i < 2; i++)
+		ring_init(&r->q[i], i);
+	bring_up(r, 0);
+	struct d shorthdr[1] = { { put(r, NULL, 10), 10, false } };
+	post(r, 1, shorthdr, 1, true);
+	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(r->config_irqs, 2);
+}
+
+static void test_receive_waits_for_buffers(void **state)
+{
+	struct rig *r = *state;
+	uint8_t frame[100], got[112];
+	struct virtio_net_hdr h;
+	struct virtio_net_stats st;
+
+	/* Before the driver is ready, frames are dropped. */
+	frame_fill(frame, sizeof(frame), 3);
+	net_backend_deliver(&r->be->pub, frame, sizeof(frame));
+	bring_up(r, 0);
+	/* Now held until a buffer arrives. */
+	net_backend_deliver(&r->be->pub, frame, sizeof(frame));
+	assert_int_equal(used(r, 0, NULL), -1);
+	uint64_t a = put(r, NULL, 1526);
+	struct d rx[1] = { { a, 1526, true } };
+	post(r, 0, rx, 1, true);
+	assert_int_equal(used(r, 0, NULL), 112);
+	assert_int_equal(r->queue_irqs[0], 1);
+	assert_int_equal(gmem_read(&r->m.mem, a, got, sizeof(got)), 0);
+	memcpy(&h, got, 12);
+	assert_int_equal(h.num_buffers, 1);
+	assert_int_equal(h.flags, 0);
+	assert_int_equal(h.gso_type, 0);
+	assert_memory_equal(got + 12, frame, 100);
+
+	/* With a buffer already posted, delivery is immediate; order is kept. */
+	post(r, 0, rx, 1, false);
+	frame_fill(frame, sizeof(frame), 9);
+	net_backend_deliver(&r->be->pub, frame, 60);
+	assert_int_equal(used(r, 0, NULL), 72);
+	assert_int_equal(gmem_read(&r->m.mem, a + 12, got, 60), 0);
+	assert_memory_equal(got, frame, 60);
+
+	/* Too big for a non-mergeable buffer: returned empty and counted. */
+	struct d small[1] = { { a, 64, true } };
+	post(r, 0, small, 1, false);
+	net_backend_deliver(&r->be->pub, frame, 100);
+	assert_int_equal(used(r, 0, NULL), 0);
+	virtio_net_get_stats(r->net, &st);
+	assert_int_equal(st.rx_frames, 2);
+	assert_int_equal(st.rx_dropped, 2);
+}
+
+static void test_receive_mergeable(void **state)
+{
+	struct rig *r = *state;
+	uint8_t frame[100], got[64];
+	struct virtio_net_hdr h;
+	uint16_t id1, id2;
+
+	bring_up(r, 1ull << VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t a = put(r, NULL, 64), b = put(r, NULL, 64);
+	struct d ra[1] = { { a, 64, true } }, rb[1] = { { b, 64, true } };
+	post(r, 0, ra, 1, false);
+	post(r, 0, rb, 1, false);
+	frame_fill(frame, sizeof(frame), 5);
+	net_backend_deliver(&r->be->pub, frame, sizeof(frame));
+	assert_int_equal(used(r, 0, &id1), 64);
+	assert_int_equal(used(r, 0, &id2), 48);
+	assert_int_not_equal(id1, id2);
+	assert_int_equal(gmem_read(&r->m.mem, a, got, 64), 0);
+	memcpy(&h, got, 12);
+	assert_int_equal(h.num_buffers, 2);
+	assert_memory_equal(got + 12, frame, 52);
+	assert_int_equal(gmem_read(&r->m.mem, b, got, 48), 0);
+	assert_memory_equal(got, frame + 52, 48);
+}
+
+static void test_receive_malformed_and_overflow(void **state)
+{
+	struct rig *r = *state;
+	uint8_t frame[60] = { 0 };
+	struct virtio_net_stats st;
+
+	bring_up(r, 0);
+	for (int i = 0; i < VIRTIO_NET_RX_PENDING + 44; i++)
+		net_backend_deliver(&r->be->pub, frame, sizeof(frame));
+	virtio_net_get_stats(r->net, &st);
+	assert_int_equal(st.rx_dropped, 44);
+	/* A readable receive buffer breaks the device; the held frames are not delivered. */
+	struct d bad[1] = { { put(r, NULL, 1526), 1526, false } };
+	post(r, 0, bad, 1, true);
+	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(used(r, 0, NULL), -1);
+	/* A buffer too small for the header does too (after a reset). */
+	virtio_set_status(r->d, 0);
+	memset(r->m.mem.regions[0].host + 0x1000, 0, 0x6000);
+	for (int i = 0; i < 2; i++)
+		ring_init(&r->q[i], i);
+	bring_up(r, 0);
+	struct d tiny[1] = { { put(r, NULL, 8), 8, true } };
+	post(r, 0, tiny, 1, false);
+	net_backend_deliver(&r->be->pub, frame, sizeof(frame));
+	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+
+static void test_hostfwd_parser(void **state)
+{
+	struct net_hostfwd f;
+	char err[256];
+	char a[32];
+
+	assert_int_equal(net_parse_hostfwd("tcp::8080-:80", &f, err, sizeof(err)), 0);
+	assert_false(f.udp);
+	assert_int_equal(f.host_port, 8080);
+	assert_int_equal(f.guest_port, 80);
+	assert_int_equal(f.host_addr.s_addr, htonl(INADDR_ANY));
+	inet_ntop(AF_INET, &f.guest_addr, a, sizeof(a));
+	assert_string_equal(a, "10.0.2.15");
+	assert_int_equal(net_parse_hostfwd("udp:127.0.0.1:5353-10.0.2.20:53", &f, err, sizeof(err)), 0);
+	assert_true(f.udp);
+	inet_ntop(AF_INET, &f.host_addr, a, sizeof(a));
+	assert_string_equal(a, "127.0.0.1");
+	inet_ntop(AF_INET, &f.guest_addr, a, sizeof(a));
+	assert_string_equal(a, "10.0.2.20");
+	static const char *bad[] = { "", "tcp", "sctp::1-:2", "tcp::8080", "tcp:8080-:80",
+				     "tcp::0-:80", "tcp::65536-:80", "tcp::80-:", "tcp::x-:80",
+				     "tcp:1.2.3:80-:80", "tcp::80-1.2.3.4.5:80", "tcp::-1-:80",
+				     "tcp::80-:80x", "tcp::99999999999999999999-:1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(net_parse_hostfwd(bad[i], &f, err, sizeof(err)), -EINVAL);
+		assert_true(strlen(err) > 0);
+	}
+}
+
+static void test_backend_specs(void **state)
+{
+	struct net_backend *nb;
+	char err[256];
+
+	assert_int_equal(net_backend_open("bogus", &nb, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "user"));
+	assert_int_equal(net_backend_open("tap", &nb, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "ifname"));
+	assert_int_equal(net_backend_open("user,colour=blue", &nb, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "colour"));
+	assert_int_equal(net_backend_open("user,hostfwd=tcp::0-:22", &nb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_backend_open("tap,ifname=0123456789abcdefXYZ", &nb, err, sizeof(err)),
+			 -EINVAL);
+}
+
+static void test_tap_backend(void **state)
+{
+	struct net_backend *nb;
+	char err[256];
+	int rc;
+
+	if (access("/dev/net/tun", R_OK | W_OK) != 0) {
+		print_message("/dev/net/tun missing: skipping the tap test\n");
+		skip();
+	}
+	rc = net_backend_open("tap,ifname=petrel-t0", &nb, err, sizeof(err));
+	if (rc == -EPERM || rc == -EACCES || rc == -ENODEV || rc == -ENOENT) {
+		print_message("tap unavailable (%s): skipping the tap test\n", err);
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	uint8_t frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5 };
+	struct iovec v = { frame, sizeof(frame) };
+	/* The interface is down: the kernel may drop the frame, but the write must not fail oddly. */
+	rc = net_backend_send(nb, &v, 1);
+	assert_true(rc == 0 || rc == -EIO || rc == -EAGAIN);
+	net_backend_close(nb);
+}
+
+struct capture {
+	pthread_mutex_t lock;
+	uint8_t frame[2048];
+	size_t len;
+	int n;
+};
+
+static void capture_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct capture *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	if (len <= sizeof(c->frame)) {
+		memcpy(c->frame, frame, len);
+		c->len = len;
+	}
+	c->n++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* libslirp answers an ARP request for the gateway, and binds hostfwd ports. */
+static void test_slirp_arp_and_hostfwd(void **state)
+{
+	struct net_backend *nb, *nb2;
+	struct capture c = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	char err[256], spec[128];
+	int port = 20000 + (getpid() % 20000);
+	static const uint8_t me[6] = { 0x02, 0x50, 1, 2, 3, 4 };
+	uint8_t arp[42] = { 0 };
+
+	snprintf(spec, sizeof(spec), "user,hostfwd=tcp:127.0.0.1:%d-:22", port);
+	assert_int_equal(net_backend_open(spec, &nb, err, sizeof(err)), 0);
+	assert_string_equal(nb->kind, "user");
+	/* The same host port twice: refused with a message. */
+	assert_int_equal(net_backend_open(spec, &nb2, err, sizeof(err)), -EADDRINUSE);
+	assert_non_null(strstr(err, "hostfwd"));
+	net_backend_set_receive(nb, capture_rx, &c);
+
+	memset(arp, 0xff, 6);
+	memcpy(arp + 6, me, 6);
+	arp[12] = 0x08, arp[13] = 0x06;          /* ARP */
+	arp[14] = 0, arp[15] = 1;                /* Ethernet */
+	arp[16] = 0x08, arp[17] = 0x00;          /* IPv4 */
+	arp[18] = 6, arp[19] = 4, arp[20] = 0, arp[21] = 1; /* request */
+	memcpy(arp + 22, me, 6);
+	arp[28] = 10, arp[29] = 0, arp[30] = 2, arp[31] = 15;
+	arp[38] = 10, arp[39] = 0, arp[40] = 2, arp[41] = 2;
+	struct iovec v = { arp, sizeof(arp) };
+	assert_int_equal(net_backend_send(nb, &v, 1), 0);
+	for (int i = 0; i < 1000; i++) {
+		pthread_mutex_lock(&c.lock);
+		int n = c.n;
+		pthread_mutex_unlock(&c.lock);
+		if (n)
+			break;
+		usleep(1000);
+	}
+	pthread_mutex_lock(&c.lock);
+	assert_true(c.n >= 1);
+	assert_true(c.len >= 42);
+	assert_memory_equal(c.frame, me, 6);             /* to us */
+	assert_int_equal(c.frame[12], 0x08);
+	assert_int_equal(c.frame[13], 0x06);
+	assert_int_equal(c.frame[21], 2);                /* reply */
+	assert_int_equal(c.frame[28], 10);               /* sender 10.0.2.2 */
+	assert_int_equal(c.frame[31], 2);
+	pthread_mutex_unlock(&c.lock);
+	net_backend_set_receive(nb, NULL, NULL);
+	net_backend_close(nb);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_config),
+		T(test_transmit),
+		T(test_transmit_malformed),
+		T(test_receive_waits_for_buffers),
+		T(test_receive_mergeable),
+		T(test_receive_malformed_and_overflow),
+		cmocka_unit_test(test_hostfwd_parser),
+		cmocka_unit_test(test_backend_specs),
+		cmocka_unit_test(test_tap_backend),
+		cmocka_unit_test(test_slirp_arp_and_hostfwd),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
