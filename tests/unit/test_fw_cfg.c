@@ -356,6 +356,51 @@ static void test_dma_malformed(void **state)
 	assert_int_equal(dma(fx, rd_sig, 0, UINT64_MAX), 0);
 }
 
+/* Every item reads the same through the data port and through DMA. */
+static void test_port_and_dma_agree(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		uint16_t key;
+		uint32_t len;
+	} items[] = {
+	    {FW_CFG_SIGNATURE, 4},     {FW_CFG_ID, 4},
+	    {FW_CFG_RAM_SIZE, 8},      {FW_CFG_NB_CPUS, 2},
+	    {FW_CFG_MAX_CPUS, 2},      {FW_CFG_CMDLINE_SIZE, 4},
+	    {FW_CFG_CMDLINE_DATA, 16}, {FW_CFG_FILE_DIR, 4 + 2 * 64},
+	    {FW_CFG_FILE_FIRST, 300},  {FW_CFG_FILE_FIRST + 1, 1},
+	};
+	uint8_t big[300], via_port[400], via_dma[400];
+
+	for (unsigned i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(fw_cfg_set_cmdline(fx->f, "root=/dev/vda1"), 0);
+	assert_int_equal(fw_cfg_add_file(fx->f, "etc/big", big, sizeof(big)), 0);
+	assert_int_equal(fw_cfg_add_file(fx->f, "etc/one", "!", 1), 0);
+	for (unsigned i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		uint32_t n = items[i].len;
+
+		sel(fx, items[i].key);
+		port_read(fx, via_port, n + 8); /* 8 bytes past the end read as zeros */
+		fill(fx, BUF, 0xaa, n + 8);
+		assert_int_equal(dma(fx,
+				     ((uint32_t)items[i].key << 16) | FW_CFG_DMA_CTL_SELECT |
+					 FW_CFG_DMA_CTL_READ,
+				     n + 8, BUF),
+				 0);
+		assert_int_equal(gmem_read(&fx->m.mem, BUF, via_dma, n + 8), 0);
+		assert_memory_equal(via_port, via_dma, n + 8);
+		for (unsigned k = n; k < n + 8; k++)
+			assert_int_equal(via_port[k], 0);
+	}
+	sel(fx, FW_CFG_NB_CPUS);
+	port_read(fx, via_port, 2);
+	assert_int_equal(le(via_port, 2), 3);
+	sel(fx, FW_CFG_FILE_FIRST);
+	port_read(fx, via_port, sizeof(big));
+	assert_memory_equal(via_port, big, sizeof(big));
+}
+
 static void test_create_errors(void **state)
 {
 	struct fixture *fx = *state;
@@ -379,6 +424,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dma_signature_register, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_read_skip_select, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_port_and_dma_agree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
