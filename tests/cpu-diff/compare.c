@@ -195,6 +195,10 @@ bool cd_compare(const struct cd_case *c, const struct cd_result *nat,
 		add(d, "harness", "native run: %s", nat->note);
 		return false;
 	}
+	if (emu->outcome == CD_CRASH) {
+		add(d, "engine", "%s", emu->note);
+		return false;
+	}
 	if (nat->outcome != emu->outcome) {
 		add(d, "outcome", "host %s%s%s, engine %s%s%s %s", outcome_name(nat->outcome),
 		    nat->outcome == CD_EXC ? " " : "",

@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,12 +142,55 @@ static void gen_case(struct ctx *x, uint64_t i, struct cd_case *c)
 		cd_gen_sequence(&r, x->seq_allowed, c);
 }
 
+/*
+ * The engine runs in this process: a crash or a hang inside it becomes a
+ * failing case (outcome "harness crash" with a note) instead of ending the run.
+ */
+static sigjmp_buf eng_jb;
+static volatile sig_atomic_t in_engine;
+
+static void on_engine_signal(int sig)
+{
+	if (in_engine)
+		siglongjmp(eng_jb, sig);
+	if (sig != SIGALRM) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+static void engine_guard_init(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM };
+
+	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], on_engine_signal);
+}
+
 static void engine_run(struct ctx *x, const struct cd_case *c, struct cd_result *emu)
 {
-	if (x->fpu_direct)
-		cd_engine_run_fpu(c, emu);
-	else
-		cd_engine_run(c, emu);
+	int sig;
+
+	if ((sig = sigsetjmp(eng_jb, 1)) == 0) {
+		in_engine = 1;
+		alarm(5);
+		if (x->fpu_direct)
+			cd_engine_run_fpu(c, emu);
+		else
+			cd_engine_run(c, emu);
+		alarm(0);
+		in_engine = 0;
+		return;
+	}
+	in_engine = 0;
+	alarm(0);
+	memset(emu, 0, sizeof(*emu));
+	emu->outcome = CD_CRASH;
+	snprintf(emu->note, sizeof(emu->note), sig == SIGALRM ? "engine hung (5 s in one case)"
+							     : "engine crashed with signal %d", sig);
+	/* its state may be inconsistent now: start from a fresh CPU */
+	if (cd_engine_init())
+		exit(2);
 }
 
 static bool run_pair(struct ctx *x, const struct cd_case *c, struct cd_result *nat,
@@ -604,6 +649,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rc = cd_native_open(&x->nat, BATCH);
+	engine_guard_init(); /* after the fork: the child installs its own */
 	if (rc) {
 		fprintf(stderr, "cpu-diff: native runner: %s\n", strerror(-rc));
 		return 2;
