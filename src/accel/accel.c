@@ -96,13 +96,15 @@ int accel_choose(const char *name, const struct accel_host_probe *p,
 		if (kvm_usable(p, kvm_why, sizeof(kvm_why)) == 0)
 			snprintf(kvm_why, sizeof(kvm_why), "%s",
 				 p->pvm ? "/dev/kvm is PVM (kvm_pvm: guest ring 0 is emulated)"
-					: "the host CPU has no vmx/svm (nested KVM without hardware support)");
+					: "the host CPU has no vmx/svm (nested KVM without "
+					  "hardware support)");
 		rc = emu_probe(emu_why, sizeof(emu_why));
 		if (rc == 0) {
 			*out = &accel_emu_ops;
 			return 0;
 		}
-		snprintf(why, why_len, "--accel auto: no engine can run this guest here: kvm: %s; emu: %s",
+		snprintf(why, why_len,
+			 "--accel auto: no engine can run this guest here: kvm: %s; emu: %s",
 			 kvm_why, emu_why);
 		return rc;
 	}

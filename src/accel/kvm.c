@@ -29,7 +29,7 @@
 #include "vm/machine.h"
 
 /* Addresses KVM needs for real-mode emulation on Intel; just below the BIOS area. */
-#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_TSS_ADDR	      0xfffbd000ull
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 
 static void kick_handler(int sig)
@@ -87,7 +87,7 @@ static void kvm_vm_fini(struct accel_vm *vm)
 
 static int kvm_vm_init(struct machine *m, struct accel_vm **out)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	struct accel_vm *vm;
 	int rc;
@@ -136,10 +136,10 @@ static int kvm_vm_init(struct machine *m, struct accel_vm **out)
 	for (unsigned i = 0; i < m->mem.nr_regions; i++) {
 		const struct gmem_region *r = &m->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uintptr_t)r->host,
+		    .slot = i,
+		    .guest_phys_addr = r->gpa,
+		    .memory_size = r->size,
+		    .userspace_addr = (uintptr_t)r->host,
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
@@ -220,7 +220,7 @@ out:
 }
 
 static void fill_error(struct accel_exit *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void fill_error(struct accel_exit *e, const char *fmt, ...)
 {
 	va_list ap;
@@ -231,8 +231,7 @@ static void fill_error(struct accel_exit *e, const char *fmt, ...)
 	va_end(ap);
 }
 
-int kvm_exit_decode(struct kvm_run *run, size_t run_size, struct accel_exit *e,
-		    struct machine *m)
+int kvm_exit_decode(struct kvm_run *run, size_t run_size, struct accel_exit *e, struct machine *m)
 {
 	memset(e, 0, offsetof(struct accel_exit, error));
 	e->error[0] = '\0';
@@ -284,7 +283,8 @@ int kvm_exit_decode(struct kvm_run *run, size_t run_size, struct accel_exit *e,
 			e->kind = ACCEL_EXIT_RESET;
 			break;
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			/* accel_exit has no power-off kind: stop the machine here, run nothing more. */
+			/* accel_exit has no power-off kind: stop the machine here, run nothing
+			 * more. */
 			if (m)
 				machine_request_stop(m, MACHINE_POWEROFF, 0);
 			e->kind = ACCEL_EXIT_INTR;
@@ -332,7 +332,8 @@ static int kvm_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 	if (r < 0) {
 		memset(e, 0, sizeof(*e));
 		if (errno == EINTR || errno == EAGAIN) {
-			/* Consume the kick; a kick arriving after this point is kept for next run. */
+			/* Consume the kick; a kick arriving after this point is kept for next run.
+			 */
 			v->run->immediate_exit = 0;
 			e->kind = ACCEL_EXIT_INTR;
 			return 0;
@@ -355,7 +356,7 @@ static void kvm_vcpu_kick(struct accel_vcpu *v)
 static void kvm_set_gsi(void *opaque, unsigned gsi, bool level)
 {
 	struct accel_vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		log_ratelimited(LOG_WARN, "kvm: KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
@@ -365,9 +366,9 @@ static int kvm_send_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	struct accel_vm *vm = opaque;
 	struct kvm_msi msi = {
-		.address_lo = (uint32_t)addr,
-		.address_hi = (uint32_t)(addr >> 32),
-		.data = data,
+	    .address_lo = (uint32_t)addr,
+	    .address_hi = (uint32_t)(addr >> 32),
+	    .data = data,
 	};
 	int r = ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi);
 
@@ -375,18 +376,18 @@ static int kvm_send_msi(void *opaque, uint64_t addr, uint32_t data)
 }
 
 const struct irq_chip_ops kvm_irq_chip_ops = {
-	.set_gsi = kvm_set_gsi,
-	.send_msi = kvm_send_msi,
+    .set_gsi = kvm_set_gsi,
+    .send_msi = kvm_send_msi,
 };
 
 static int ioeventfd_op(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len,
 			bool match_data, uint64_t data, int fd, bool del)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = data,
-		.addr = addr,
-		.len = len,
-		.fd = fd,
+	    .datamatch = data,
+	    .addr = addr,
+	    .len = len,
+	    .fd = fd,
 	};
 
 	if (len != 0 && len != 1 && len != 2 && len != 4 && len != 8)
@@ -400,21 +401,21 @@ static int ioeventfd_op(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned 
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
-int kvm_ioeventfd_add(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len,
-		      bool match_data, uint64_t data, int fd)
+int kvm_ioeventfd_add(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len, bool match_data,
+		      uint64_t data, int fd)
 {
 	return ioeventfd_op(vm, mmio, addr, len, match_data, data, fd, false);
 }
 
-int kvm_ioeventfd_del(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len,
-		      bool match_data, uint64_t data, int fd)
+int kvm_ioeventfd_del(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len, bool match_data,
+		      uint64_t data, int fd)
 {
 	return ioeventfd_op(vm, mmio, addr, len, match_data, data, fd, true);
 }
 
 int kvm_irqfd_add(struct accel_vm *vm, unsigned gsi, int fd, int resamplefd)
 {
-	struct kvm_irqfd irqfd = { .fd = fd, .gsi = gsi };
+	struct kvm_irqfd irqfd = {.fd = fd, .gsi = gsi};
 
 	if (gsi >= IRQ_NR_GSI)
 		return -EINVAL;
@@ -427,20 +428,20 @@ int kvm_irqfd_add(struct accel_vm *vm, unsigned gsi, int fd, int resamplefd)
 
 int kvm_irqfd_del(struct accel_vm *vm, unsigned gsi, int fd)
 {
-	struct kvm_irqfd irqfd = { .fd = fd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	struct kvm_irqfd irqfd = {.fd = fd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
 
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
 const struct accel_ops accel_kvm_ops = {
-	.name = "kvm",
-	.probe = kvm_probe,
-	.vm_init = kvm_vm_init,
-	.vm_fini = kvm_vm_fini,
-	.vcpu_init = kvm_vcpu_init,
-	.vcpu_fini = kvm_vcpu_fini,
-	.vcpu_run = kvm_vcpu_run,
-	.vcpu_kick = kvm_vcpu_kick,
-	.get_state = kvm_get_state,
-	.set_state = kvm_set_state,
+    .name = "kvm",
+    .probe = kvm_probe,
+    .vm_init = kvm_vm_init,
+    .vm_fini = kvm_vm_fini,
+    .vcpu_init = kvm_vcpu_init,
+    .vcpu_fini = kvm_vcpu_fini,
+    .vcpu_run = kvm_vcpu_run,
+    .vcpu_kick = kvm_vcpu_kick,
+    .get_state = kvm_get_state,
+    .set_state = kvm_set_state,
 };

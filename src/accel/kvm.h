@@ -16,10 +16,10 @@ struct irq_chip_ops;
 
 /* What accel_select() learns about the host; filled by accel_probe_host(). */
 struct accel_host_probe {
-	int kvm_errno;        /* 0 when /dev/kvm opened, else the errno of open() */
-	int api_version;      /* KVM_GET_API_VERSION, or -errno */
-	bool hw_virt;         /* the host CPU advertises vmx or svm */
-	bool pvm;             /* the kvm_pvm module is loaded (ring 0 is emulated) */
+	int kvm_errno;	 /* 0 when /dev/kvm opened, else the errno of open() */
+	int api_version; /* KVM_GET_API_VERSION, or -errno */
+	bool hw_virt;	 /* the host CPU advertises vmx or svm */
+	bool pvm;	 /* the kvm_pvm module is loaded (ring 0 is emulated) */
 };
 
 void accel_probe_host(struct accel_host_probe *p);
@@ -34,10 +34,10 @@ int accel_choose(const char *name, const struct accel_host_probe *p,
 bool accel_kvm_is_hardware(const struct accel_host_probe *p);
 
 /* ioeventfd: a guest write to addr (of len bytes, optionally == data) signals fd, no exit. */
-int kvm_ioeventfd_add(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len,
-		      bool match_data, uint64_t data, int fd);
-int kvm_ioeventfd_del(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len,
-		      bool match_data, uint64_t data, int fd);
+int kvm_ioeventfd_add(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len, bool match_data,
+		      uint64_t data, int fd);
+int kvm_ioeventfd_del(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned len, bool match_data,
+		      uint64_t data, int fd);
 /* Route an eventfd to a GSI (resamplefd -1 for edge). */
 int kvm_irqfd_add(struct accel_vm *vm, unsigned gsi, int fd, int resamplefd);
 int kvm_irqfd_del(struct accel_vm *vm, unsigned gsi, int fd);

@@ -20,7 +20,7 @@ struct accel_vm {
 	int kvm_fd;
 	int vm_fd;
 	int run_size;
-	bool pvm;                 /* kvm_pvm host: the CPUID policy hides what it cannot run */
+	bool pvm;		  /* kvm_pvm host: the CPUID policy hides what it cannot run */
 	struct kvm_cpuid2 *cpuid; /* filtered supported CPUID, copied per vCPU */
 };
 
@@ -39,8 +39,7 @@ int kvm_msrs_init(struct accel_vcpu *v);
 int kvm_get_state(struct accel_vcpu *v, struct x86_vcpu_state *s);
 int kvm_set_state(struct accel_vcpu *v, const struct x86_vcpu_state *s);
 /* Map a kvm_run exit to an accel_exit (exposed for unit tests). */
-int kvm_exit_decode(struct kvm_run *run, size_t run_size, struct accel_exit *e,
-		    struct machine *m);
+int kvm_exit_decode(struct kvm_run *run, size_t run_size, struct accel_exit *e, struct machine *m);
 /* The CPUID policy on one entry (exposed for unit tests). */
 void kvm_cpuid_filter(struct kvm_cpuid_entry2 *e, bool pvm);
 

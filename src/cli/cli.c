@@ -9,8 +9,8 @@
 #endif
 
 const struct cli_command cli_commands[] = {
-	{ "run", cli_run, "boot a guest in this process until it powers off" },
-	{ NULL, NULL, NULL },
+    {"run", cli_run, "boot a guest in this process until it powers off"},
+    {NULL, NULL, NULL},
 };
 
 static void usage(FILE *f)

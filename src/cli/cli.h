@@ -9,15 +9,15 @@
 struct cli_command {
 	const char *name;
 	int (*fn)(int argc, char **argv); /* argv[0] is the verb */
-	const char *help;                 /* one line for `petrel --help` */
+	const char *help;		  /* one line for `petrel --help` */
 };
 
 extern const struct cli_command cli_commands[];
 
 /* Exit statuses of the CLI itself (a guest's debug-exit status is odd, >= 1). */
-#define CLI_EXIT_OK 0
+#define CLI_EXIT_OK	 0
 #define CLI_EXIT_FAILURE 1
-#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_USAGE	 2
 
 int cli_main(int argc, char **argv);
 int cli_run(int argc, char **argv);

@@ -10,24 +10,25 @@
 
 void cli_run_usage(void *file)
 {
-	fprintf(file,
-		"Usage: petrel run [OPTIONS]\n"
-		"Boot a guest; petrel exits when it powers off.\n\n"
-		"  --accel auto|kvm|emu     CPU engine (default auto: KVM when the host runs\n"
-		"                           guest kernels in hardware, else the software CPU)\n"
-		"  --kernel PATH            guest kernel (default: the built-in demo guest)\n"
-		"  --kernel-format FMT      auto|linux|elf|multiboot|flat (default auto)\n"
-		"  --load-addr ADDR         load address of a flat kernel (default 0x100000)\n"
-		"  --initrd PATH            initial ramdisk\n"
-		"  --cmdline STR            kernel command line\n"
-		"  --mem MiB                guest RAM (default %u)\n"
-		"  --cpus N                 vCPUs, 1 to %u (default 1)\n"
-		"  --serial SPEC            COM1: stdio|pty|null|file:PATH|unix:PATH (default stdio)\n"
-		"  -h, --help               this help\n\n"
-		"Exit status: 0 when the guest powers off; (value << 1) | 1 when it writes\n"
-		"value to the debug-exit port 0xf4; 1 on errors, 2 on bad options.\n"
-		"On a stdio console, Ctrl-A x quits.\n",
-		VM_CONFIG_MEM_DEFAULT_MIB, VM_CONFIG_MAX_CPUS);
+	fprintf(
+	    file,
+	    "Usage: petrel run [OPTIONS]\n"
+	    "Boot a guest; petrel exits when it powers off.\n\n"
+	    "  --accel auto|kvm|emu     CPU engine (default auto: KVM when the host runs\n"
+	    "                           guest kernels in hardware, else the software CPU)\n"
+	    "  --kernel PATH            guest kernel (default: the built-in demo guest)\n"
+	    "  --kernel-format FMT      auto|linux|elf|multiboot|flat (default auto)\n"
+	    "  --load-addr ADDR         load address of a flat kernel (default 0x100000)\n"
+	    "  --initrd PATH            initial ramdisk\n"
+	    "  --cmdline STR            kernel command line\n"
+	    "  --mem MiB                guest RAM (default %u)\n"
+	    "  --cpus N                 vCPUs, 1 to %u (default 1)\n"
+	    "  --serial SPEC            COM1: stdio|pty|null|file:PATH|unix:PATH (default stdio)\n"
+	    "  -h, --help               this help\n\n"
+	    "Exit status: 0 when the guest powers off; (value << 1) | 1 when it writes\n"
+	    "value to the debug-exit port 0xf4; 1 on errors, 2 on bad options.\n"
+	    "On a stdio console, Ctrl-A x quits.\n",
+	    VM_CONFIG_MEM_DEFAULT_MIB, VM_CONFIG_MAX_CPUS);
 }
 
 enum {
@@ -43,17 +44,17 @@ enum {
 };
 
 static const struct option run_opts[] = {
-	{ "accel", required_argument, NULL, OPT_ACCEL },
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "kernel-format", required_argument, NULL, OPT_FORMAT },
-	{ "load-addr", required_argument, NULL, OPT_LOAD_ADDR },
-	{ "initrd", required_argument, NULL, OPT_INITRD },
-	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-	{ "mem", required_argument, NULL, OPT_MEM },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"accel", required_argument, NULL, OPT_ACCEL},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"kernel-format", required_argument, NULL, OPT_FORMAT},
+    {"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"serial", required_argument, NULL, OPT_SERIAL},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t err_len)
@@ -119,7 +120,8 @@ int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_
 	if (cfg->kernel)
 		cfg->kernel_data = NULL, cfg->kernel_size = 0;
 	else
-		cfg->format = VM_KERNEL_FLAT; /* the demo guest is a flat binary at the default address */
+		cfg->format =
+		    VM_KERNEL_FLAT; /* the demo guest is a flat binary at the default address */
 	return 0;
 }
 

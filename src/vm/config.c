@@ -77,11 +77,8 @@ int config_parse_cpus(const char *s, unsigned *n, char *err, size_t err_len)
 }
 
 static const char *const format_names[] = {
-	[VM_KERNEL_AUTO] = "auto",
-	[VM_KERNEL_LINUX] = "linux",
-	[VM_KERNEL_ELF] = "elf",
-	[VM_KERNEL_MULTIBOOT] = "multiboot",
-	[VM_KERNEL_FLAT] = "flat",
+    [VM_KERNEL_AUTO] = "auto",		 [VM_KERNEL_LINUX] = "linux", [VM_KERNEL_ELF] = "elf",
+    [VM_KERNEL_MULTIBOOT] = "multiboot", [VM_KERNEL_FLAT] = "flat",
 };
 
 const char *config_format_name(enum vm_kernel_format f)
@@ -97,9 +94,10 @@ int config_parse_format(const char *s, enum vm_kernel_format *f, char *err, size
 			return 0;
 		}
 	}
-	snprintf(err, err_len,
-		 "--kernel-format %s: unknown format (expected auto, linux, elf, multiboot or flat)",
-		 s ? s : "");
+	snprintf(
+	    err, err_len,
+	    "--kernel-format %s: unknown format (expected auto, linux, elf, multiboot or flat)",
+	    s ? s : "");
 	return -EINVAL;
 }
 
@@ -115,8 +113,9 @@ int config_parse_load_addr(const char *s, uint64_t *addr, char *err, size_t err_
 	/* Flat images load into low RAM above the fixed boot structures. */
 	if (v < LAYOUT_HIGH_MEM || v >= LAYOUT_MMIO_HOLE || (v & 0xfff)) {
 		snprintf(err, err_len,
-			 "--load-addr %s: must be page-aligned, at least 0x%llx and below 0x%llx", s,
-			 (unsigned long long)LAYOUT_HIGH_MEM, (unsigned long long)LAYOUT_MMIO_HOLE);
+			 "--load-addr %s: must be page-aligned, at least 0x%llx and below 0x%llx",
+			 s, (unsigned long long)LAYOUT_HIGH_MEM,
+			 (unsigned long long)LAYOUT_MMIO_HOLE);
 		return -EINVAL;
 	}
 	*addr = v;
@@ -127,7 +126,8 @@ int config_parse_accel(const char *s, char *err, size_t err_len)
 {
 	if (s && (!strcmp(s, "auto") || !strcmp(s, "kvm") || !strcmp(s, "emu")))
 		return 0;
-	snprintf(err, err_len, "--accel %s: unknown engine (expected auto, kvm or emu)", s ? s : "");
+	snprintf(err, err_len, "--accel %s: unknown engine (expected auto, kvm or emu)",
+		 s ? s : "");
 	return -EINVAL;
 }
 
@@ -137,8 +137,8 @@ int config_parse_serial(const char *s, char *err, size_t err_len)
 		return 0;
 	if (s && (!strncmp(s, "file:", 5) || !strncmp(s, "unix:", 5)) && s[5])
 		return 0;
-	snprintf(err, err_len,
-		 "--serial %s: expected stdio, pty, null, file:PATH or unix:PATH", s ? s : "");
+	snprintf(err, err_len, "--serial %s: expected stdio, pty, null, file:PATH or unix:PATH",
+		 s ? s : "");
 	return -EINVAL;
 }
 
@@ -166,8 +166,7 @@ static int check_file(const char *opt, const char *path, char *err, size_t err_l
 	return 0;
 }
 
-int vm_config_check(const struct vm_config *c, uint64_t host_mem_bytes, char *err,
-		    size_t err_len)
+int vm_config_check(const struct vm_config *c, uint64_t host_mem_bytes, char *err, size_t err_len)
 {
 	int rc;
 

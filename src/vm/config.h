@@ -17,23 +17,23 @@ enum vm_kernel_format {
 	VM_KERNEL_FLAT,
 };
 
-#define VM_CONFIG_MEM_DEFAULT_MIB 256
-#define VM_CONFIG_MEM_MIN_MIB 2       /* the fixed low layout needs the first 2 MiB */
-#define VM_CONFIG_MAX_CPUS 64
+#define VM_CONFIG_MEM_DEFAULT_MIB   256
+#define VM_CONFIG_MEM_MIN_MIB	    2 /* the fixed low layout needs the first 2 MiB */
+#define VM_CONFIG_MAX_CPUS	    64
 #define VM_CONFIG_LOAD_ADDR_DEFAULT 0x100000ull
 
 struct vm_config {
-	const char *kernel;        /* path; NULL: boot kernel_data */
-	const void *kernel_data;   /* in-memory image (the built-in demo guest) */
+	const char *kernel;	 /* path; NULL: boot kernel_data */
+	const void *kernel_data; /* in-memory image (the built-in demo guest) */
 	size_t kernel_size;
-	const char *initrd;        /* NULL: none */
-	const char *cmdline;       /* NULL: empty */
+	const char *initrd;  /* NULL: none */
+	const char *cmdline; /* NULL: empty */
 	uint64_t mem_mib;
 	unsigned cpus;
-	const char *serial;        /* chardev spec */
-	const char *accel;         /* "auto", "kvm", "emu" */
+	const char *serial; /* chardev spec */
+	const char *accel;  /* "auto", "kvm", "emu" */
 	enum vm_kernel_format format;
-	uint64_t load_addr;        /* flat binaries */
+	uint64_t load_addr; /* flat binaries */
 };
 
 void vm_config_default(struct vm_config *c);
@@ -50,8 +50,7 @@ const char *config_format_name(enum vm_kernel_format f);
  * Whole-config checks that need the host: files readable, memory within
  * host_mem_bytes (the host's physical memory; a parameter so tests can vary it).
  */
-int vm_config_check(const struct vm_config *c, uint64_t host_mem_bytes, char *err,
-		    size_t err_len);
+int vm_config_check(const struct vm_config *c, uint64_t host_mem_bytes, char *err, size_t err_len);
 /* The host's physical memory in bytes (sysconf). */
 uint64_t config_host_mem_bytes(void);
 

@@ -81,14 +81,10 @@ static int exit_error(struct vcpu *v, struct accel_exit *e)
 }
 
 const vcpu_exit_fn vcpu_exit_table[ACCEL_EXIT__COUNT] = {
-	[ACCEL_EXIT_NONE] = exit_none,
-	[ACCEL_EXIT_IO] = exit_io,
-	[ACCEL_EXIT_MMIO] = exit_mmio,
-	[ACCEL_EXIT_HALT] = exit_halt,
-	[ACCEL_EXIT_SHUTDOWN] = exit_shutdown,
-	[ACCEL_EXIT_RESET] = exit_reset,
-	[ACCEL_EXIT_INTR] = exit_intr,
-	[ACCEL_EXIT_ERROR] = exit_error,
+    [ACCEL_EXIT_NONE] = exit_none,	   [ACCEL_EXIT_IO] = exit_io,
+    [ACCEL_EXIT_MMIO] = exit_mmio,	   [ACCEL_EXIT_HALT] = exit_halt,
+    [ACCEL_EXIT_SHUTDOWN] = exit_shutdown, [ACCEL_EXIT_RESET] = exit_reset,
+    [ACCEL_EXIT_INTR] = exit_intr,	   [ACCEL_EXIT_ERROR] = exit_error,
 };
 
 int vcpu_handle_exit(struct vcpu *v, struct accel_exit *e)

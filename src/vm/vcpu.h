@@ -25,19 +25,19 @@ enum vcpu_run_state {
 };
 
 struct vcpu {
-	struct vm *vm;          /* NULL in unit tests that drive handlers alone */
+	struct vm *vm; /* NULL in unit tests that drive handlers alone */
 	struct machine *m;
 	unsigned index;
 	struct accel_vcpu *accel;
 	pthread_t thread;
 	bool started;
-	bool halted;            /* parked after ACCEL_EXIT_HALT */
+	bool halted;				/* parked after ACCEL_EXIT_HALT */
 	unsigned long exits[ACCEL_EXIT__COUNT]; /* statistics */
 };
 
 /* Handler results. */
 #define VCPU_CONTINUE 0
-#define VCPU_STOP 1
+#define VCPU_STOP     1
 
 typedef int (*vcpu_exit_fn)(struct vcpu *v, struct accel_exit *e);
 extern const vcpu_exit_fn vcpu_exit_table[ACCEL_EXIT__COUNT];

@@ -106,8 +106,7 @@ int vm_pause(struct vm *vm)
 	}
 	vm->target = VCPU_PAUSED;
 	vm_kick_all_locked(vm);
-	while (vm->nr_paused < vm->nr_threads &&
-	       atomic_load(&vm->m.stop_reason) == MACHINE_RUNNING)
+	while (vm->nr_paused < vm->nr_threads && atomic_load(&vm->m.stop_reason) == MACHINE_RUNNING)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
@@ -193,20 +192,18 @@ static int vm_load_guest(struct vm *vm, char *err, size_t err_len)
 {
 #if HAVE_BOOT && HAVE_BOOT_STATE
 	static const enum boot_format fmt[] = {
-		[VM_KERNEL_AUTO] = BOOT_FORMAT_AUTO,
-		[VM_KERNEL_LINUX] = BOOT_FORMAT_LINUX,
-		[VM_KERNEL_ELF] = BOOT_FORMAT_ELF,
-		[VM_KERNEL_MULTIBOOT] = BOOT_FORMAT_MULTIBOOT,
-		[VM_KERNEL_FLAT] = BOOT_FORMAT_FLAT,
+	    [VM_KERNEL_AUTO] = BOOT_FORMAT_AUTO, [VM_KERNEL_LINUX] = BOOT_FORMAT_LINUX,
+	    [VM_KERNEL_ELF] = BOOT_FORMAT_ELF,	 [VM_KERNEL_MULTIBOOT] = BOOT_FORMAT_MULTIBOOT,
+	    [VM_KERNEL_FLAT] = BOOT_FORMAT_FLAT,
 	};
 	struct machine *m = &vm->m;
 	struct boot_config bc = {
-		.kernel_path = vm->cfg.kernel,
-		.initrd_path = vm->cfg.initrd,
-		.cmdline = vm->cfg.cmdline,
-		.flat_load_addr = vm->cfg.load_addr,
-		.format = fmt[vm->cfg.format],
-		.rsdp_addr = vm->rsdp,
+	    .kernel_path = vm->cfg.kernel,
+	    .initrd_path = vm->cfg.initrd,
+	    .cmdline = vm->cfg.cmdline,
+	    .flat_load_addr = vm->cfg.load_addr,
+	    .format = fmt[vm->cfg.format],
+	    .rsdp_addr = vm->rsdp,
 	};
 	struct x86_boot_state bs;
 	struct x86_vcpu_state s;

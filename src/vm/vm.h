@@ -20,24 +20,24 @@
 struct chardev;
 
 struct vm {
-	struct vm_config cfg;     /* strings owned by the caller */
+	struct vm_config cfg; /* strings owned by the caller */
 	struct machine m;
 	struct vcpu vcpus[MACHINE_MAX_CPUS];
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	enum vcpu_run_state target;   /* what vm_pause/resume/stop asked for */
-	unsigned nr_threads;          /* vCPU threads alive */
-	unsigned nr_paused;           /* of those, parked because of a pause */
-	int evfd;                     /* wakes vm_run when the machine stops */
+	enum vcpu_run_state target; /* what vm_pause/resume/stop asked for */
+	unsigned nr_threads;	    /* vCPU threads alive */
+	unsigned nr_paused;	    /* of those, parked because of a pause */
+	int evfd;		    /* wakes vm_run when the machine stops */
 
 	struct chardev *serial;
 	void *uart, *rtc, *i8042, *debug_exit, *pci_host, *acpi_pm, *fw_cfg;
-	void *fallback;               /* stand-in devices until the real ones land */
+	void *fallback; /* stand-in devices until the real ones land */
 	uint64_t rsdp;
-	unsigned boots;               /* 1 after the first boot, +1 per reset */
-	atomic_bool quit_pending;     /* the user quit; survives a reboot in progress */
-	char err[256];                /* why the last reset failed */
+	unsigned boots;		  /* 1 after the first boot, +1 per reset */
+	atomic_bool quit_pending; /* the user quit; survives a reboot in progress */
+	char err[256];		  /* why the last reset failed */
 };
 
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t err_len);

@@ -29,9 +29,9 @@ static int emu_no(char *w, size_t n)
 	return -ENOSYS;
 }
 
-static const struct accel_host_probe hw = { .api_version = 12, .hw_virt = true };
-static const struct accel_host_probe pvm = { .api_version = 12, .hw_virt = false, .pvm = true };
-static const struct accel_host_probe nokvm = { .kvm_errno = ENOENT, .api_version = -ENOENT };
+static const struct accel_host_probe hw = {.api_version = 12, .hw_virt = true};
+static const struct accel_host_probe pvm = {.api_version = 12, .hw_virt = false, .pvm = true};
+static const struct accel_host_probe nokvm = {.kvm_errno = ENOENT, .api_version = -ENOENT};
 
 static void test_auto(void **state)
 {
@@ -196,28 +196,28 @@ static void test_exit_decode(void **state)
 
 static void test_cpuid_policy(void **state)
 {
-	struct kvm_cpuid_entry2 e = { .function = 1, .ecx = 0xffffffff, .edx = 0xffffffff };
+	struct kvm_cpuid_entry2 e = {.function = 1, .ecx = 0xffffffff, .edx = 0xffffffff};
 
 	kvm_cpuid_filter(&e, false);
-	assert_false(e.ecx & (1u << 5));  /* VMX */
-	assert_false(e.ecx & (1u << 3));  /* MONITOR */
-	assert_true(e.ecx & (1u << 31));  /* hypervisor */
-	assert_true(e.ecx & (1u << 26));  /* XSAVE kept on real hardware */
+	assert_false(e.ecx & (1u << 5)); /* VMX */
+	assert_false(e.ecx & (1u << 3)); /* MONITOR */
+	assert_true(e.ecx & (1u << 31)); /* hypervisor */
+	assert_true(e.ecx & (1u << 26)); /* XSAVE kept on real hardware */
 	e.ecx = 0xffffffff;
 	kvm_cpuid_filter(&e, true);
 	assert_false(e.ecx & (1u << 26)); /* XSAVE hidden on PVM */
 	assert_false(e.ecx & (1u << 13)); /* CMPXCHG16B hidden on PVM */
 	assert_false(e.ecx & (1u << 28)); /* AVX */
 
-	struct kvm_cpuid_entry2 pmu = { .function = 0xa, .eax = 1, .ebx = 2 };
+	struct kvm_cpuid_entry2 pmu = {.function = 0xa, .eax = 1, .ebx = 2};
 	kvm_cpuid_filter(&pmu, false);
 	assert_int_equal(pmu.eax | pmu.ebx | pmu.ecx | pmu.edx, 0);
 
-	struct kvm_cpuid_entry2 ext = { .function = 0x80000001, .ecx = 0xffffffff };
+	struct kvm_cpuid_entry2 ext = {.function = 0x80000001, .ecx = 0xffffffff};
 	kvm_cpuid_filter(&ext, false);
 	assert_false(ext.ecx & (1u << 2)); /* SVM */
 
-	struct kvm_cpuid_entry2 l7 = { .function = 7, .ebx = 0xffffffff };
+	struct kvm_cpuid_entry2 l7 = {.function = 7, .ebx = 0xffffffff};
 	kvm_cpuid_filter(&l7, true);
 	assert_false(l7.ebx & (1u << 5));  /* AVX2 */
 	assert_false(l7.ebx & (1u << 11)); /* RTM */
@@ -251,7 +251,7 @@ static void test_kvm_live(void **state)
 	assert_int_equal(accel_kvm_ops.vcpu_init(vm, 1, &v1), 0);
 
 	assert_int_equal(accel_kvm_ops.get_state(v0, &s), 0);
-	assert_int_equal(s.rip, 0xfff0);           /* architectural reset state */
+	assert_int_equal(s.rip, 0xfff0); /* architectural reset state */
 	assert_int_equal(s.seg[X86_SEG_CS].selector, 0xf000);
 	s.gpr[X86_RAX] = 0x1122334455667788ull;
 	s.gpr[X86_R15] = 0xdeadbeefull;
@@ -277,7 +277,7 @@ static void test_kvm_live(void **state)
 	assert_int_equal(e.kind, ACCEL_EXIT_INTR);
 
 	/* A guest "out 0x80, al; hlt" at 0x1000 in real mode: one I/O exit. */
-	uint8_t code[] = { 0xb0, 0x5a, 0xe6, 0x80, 0xf4 };
+	uint8_t code[] = {0xb0, 0x5a, 0xe6, 0x80, 0xf4};
 	assert_int_equal(gmem_write(&m.mem, 0x1000, code, sizeof(code)), 0);
 	assert_int_equal(accel_kvm_ops.vcpu_run(v0, &e), 0);
 	assert_int_equal(e.kind, ACCEL_EXIT_IO);
@@ -307,12 +307,12 @@ static void test_kvm_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auto),
-		cmocka_unit_test(test_explicit),
-		cmocka_unit_test(test_select_real_host),
-		cmocka_unit_test(test_exit_decode),
-		cmocka_unit_test(test_cpuid_policy),
-		cmocka_unit_test(test_kvm_live),
+	    cmocka_unit_test(test_auto),
+	    cmocka_unit_test(test_explicit),
+	    cmocka_unit_test(test_select_real_host),
+	    cmocka_unit_test(test_exit_decode),
+	    cmocka_unit_test(test_cpuid_policy),
+	    cmocka_unit_test(test_kvm_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

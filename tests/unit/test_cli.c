@@ -12,17 +12,17 @@
 
 static char err[512];
 
-#define PARSE(cfg, ...)                                                                  \
-	({                                                                                \
-		char *argv_[] = { "run", __VA_ARGS__, NULL };                             \
-		cli_run_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (cfg), err, \
-			      sizeof(err));                                               \
+#define PARSE(cfg, ...)                                                                            \
+	({                                                                                         \
+		char *argv_[] = {"run", __VA_ARGS__, NULL};                                        \
+		cli_run_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (cfg), err,      \
+			      sizeof(err));                                                        \
 	})
 
 static void test_defaults(void **state)
 {
 	struct vm_config c;
-	char *argv[] = { "run", NULL };
+	char *argv[] = {"run", NULL};
 
 	assert_int_equal(cli_run_parse(1, argv, &c, err, sizeof(err)), 0);
 	assert_null(c.kernel);
@@ -87,10 +87,10 @@ static void test_errors(void **state)
 
 static void test_main(void **state)
 {
-	char *bad[] = { "petrel", "frobnicate", NULL };
-	char *none[] = { "petrel", NULL };
-	char *ver[] = { "petrel", "--version", NULL };
-	char *badrun[] = { "petrel", "run", "--cpus", "100", NULL };
+	char *bad[] = {"petrel", "frobnicate", NULL};
+	char *none[] = {"petrel", NULL};
+	char *ver[] = {"petrel", "--version", NULL};
+	char *badrun[] = {"petrel", "run", "--cpus", "100", NULL};
 	FILE *saved = stderr, *savedo = stdout;
 
 	stderr = fopen("/dev/null", "w");
@@ -113,10 +113,10 @@ static void test_main(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_all_options),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_main),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_all_options),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_main),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

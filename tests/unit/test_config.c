@@ -16,8 +16,9 @@ static char err[256];
 static void test_mem(void **state)
 {
 	uint64_t v = 7;
-	static const char *const bad[] = { "", "0", "1", "abc", "12abc", "-5", "+5", " 5",
-					   "99999999999999999999", "2097152", "0x10", "1.5" };
+	static const char *const bad[] = {
+	    "",	       "0",    "1",  "abc", "12abc", "-5", "+5", " 5", "99999999999999999999",
+	    "2097152", "0x10", "1.5"};
 
 	assert_int_equal(config_parse_mem("256", &v, err, sizeof(err)), 0);
 	assert_int_equal(v, 256);
@@ -35,7 +36,7 @@ static void test_mem(void **state)
 static void test_cpus(void **state)
 {
 	unsigned n = 9;
-	static const char *const bad[] = { "", "0", "65", "-1", "x", "1x", "4294967297" };
+	static const char *const bad[] = {"", "0", "65", "-1", "x", "1x", "4294967297"};
 
 	assert_int_equal(config_parse_cpus("1", &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
@@ -73,8 +74,8 @@ static void test_load_addr(void **state)
 	assert_int_equal(a, 0x200000);
 	assert_int_equal(config_parse_load_addr("1048576", &a, err, sizeof(err)), 0);
 	assert_int_equal(a, 0x100000);
-	static const char *const bad[] = { "0", "0x1000", "0x100001", "0xc0000000", "zz",
-					   "0x", "-0x100000", "0x1000000000000000000" };
+	static const char *const bad[] = {"0",	"0x1000", "0x100001",  "0xc0000000",
+					  "zz", "0x",	  "-0x100000", "0x1000000000000000000"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		a = 5;
 		assert_int_equal(config_parse_load_addr(bad[i], &a, err, sizeof(err)), -EINVAL);
@@ -103,7 +104,7 @@ static void test_accel_serial(void **state)
 static void test_check(void **state)
 {
 	struct vm_config c;
-	static const uint8_t img[4] = { 0xf4 };
+	static const uint8_t img[4] = {0xf4};
 	const uint64_t host = 1024ull << 20;
 
 	vm_config_default(&c);
@@ -144,9 +145,9 @@ static void test_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mem),     cmocka_unit_test(test_cpus),
-		cmocka_unit_test(test_format),  cmocka_unit_test(test_load_addr),
-		cmocka_unit_test(test_accel_serial), cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_mem),		 cmocka_unit_test(test_cpus),
+	    cmocka_unit_test(test_format),	 cmocka_unit_test(test_load_addr),
+	    cmocka_unit_test(test_accel_serial), cmocka_unit_test(test_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

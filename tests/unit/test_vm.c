@@ -38,7 +38,11 @@ static void dev_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
 }
 
 static const struct iobus_ops dev_ops = {
-	.name = "fake", .read = dev_read, .write = dev_write, .sizes = IOBUS_SIZE_1, .split = true,
+    .name = "fake",
+    .read = dev_read,
+    .write = dev_write,
+    .sizes = IOBUS_SIZE_1,
+    .split = true,
 };
 
 static int get_state_calls;
@@ -50,7 +54,7 @@ static int fake_get_state(struct accel_vcpu *v, struct x86_vcpu_state *s)
 	return 0;
 }
 
-static const struct accel_ops fake_ops = { .name = "fake", .get_state = fake_get_state };
+static const struct accel_ops fake_ops = {.name = "fake", .get_state = fake_get_state};
 
 struct fixture {
 	struct machine m;
@@ -86,8 +90,8 @@ static int teardown(void **state)
 static void test_io(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t data[8] = { 'h', 'i', '!' };
-	struct accel_exit e = { .kind = ACCEL_EXIT_IO };
+	uint8_t data[8] = {'h', 'i', '!'};
+	struct accel_exit e = {.kind = ACCEL_EXIT_IO};
 
 	e.io.port = 0x3f8;
 	e.io.size = 1;
@@ -120,8 +124,8 @@ static void test_io(void **state)
 static void test_mmio(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t data[8] = { 0 };
-	struct accel_exit e = { .kind = ACCEL_EXIT_MMIO };
+	uint8_t data[8] = {0};
+	struct accel_exit e = {.kind = ACCEL_EXIT_MMIO};
 
 	e.mmio.addr = 0xd0000002;
 	e.mmio.size = 1;
@@ -145,7 +149,7 @@ static void test_mmio(void **state)
 static void test_halt_intr_none(void **state)
 {
 	struct fixture *f = *state;
-	struct accel_exit e = { .kind = ACCEL_EXIT_HALT };
+	struct accel_exit e = {.kind = ACCEL_EXIT_HALT};
 
 	assert_int_equal(vcpu_handle_exit(&f->v, &e), VCPU_CONTINUE);
 	assert_true(f->v.halted);
@@ -159,7 +163,7 @@ static void test_halt_intr_none(void **state)
 static void test_shutdown_reset(void **state)
 {
 	struct fixture *f = *state;
-	struct accel_exit e = { .kind = ACCEL_EXIT_SHUTDOWN };
+	struct accel_exit e = {.kind = ACCEL_EXIT_SHUTDOWN};
 
 	assert_int_equal(vcpu_handle_exit(&f->v, &e), VCPU_STOP);
 	assert_int_equal(f->m.stop_reason, MACHINE_RESET);
@@ -172,7 +176,7 @@ static void test_shutdown_reset(void **state)
 static void test_error(void **state)
 {
 	struct fixture *f = *state;
-	struct accel_exit e = { .kind = ACCEL_EXIT_ERROR };
+	struct accel_exit e = {.kind = ACCEL_EXIT_ERROR};
 	FILE *saved = stderr;
 
 	snprintf(e.error, sizeof(e.error), "synthetic failure");
@@ -192,7 +196,7 @@ static void test_error(void **state)
 	assert_int_equal(vcpu_handle_exit(&f->v, &e), VCPU_STOP);
 	assert_int_equal(f->m.stop_reason, MACHINE_ERROR);
 	assert_non_null(strstr(e.error, "unknown exit kind"));
-	e.kind = (enum accel_exit_kind)-1;
+	e.kind = (enum accel_exit_kind) - 1;
 	assert_int_equal(vcpu_handle_exit(&f->v, &e), VCPU_STOP);
 	fclose(stderr);
 	stderr = saved;
@@ -232,8 +236,8 @@ static void fake_kick(struct accel_vcpu *av)
 	atomic_store(&((struct fake_vcpu *)av)->kicked, true);
 }
 
-static const struct accel_ops sm_ops = { .name = "fake", .vcpu_run = fake_run,
-					 .vcpu_kick = fake_kick };
+static const struct accel_ops sm_ops = {
+    .name = "fake", .vcpu_run = fake_run, .vcpu_kick = fake_kick};
 
 static void sm_on_stop(struct machine *m)
 {
@@ -267,11 +271,11 @@ static void test_pause_resume_stop(void **state)
 	vm->m.nr_cpus = n;
 	vm->m.on_stop = sm_on_stop;
 	for (unsigned i = 0; i < n; i++) {
-		vm->vcpus[i] = (struct vcpu){ .vm = vm, .m = &vm->m, .index = i,
-					      .accel = (struct accel_vcpu *)&fv[i] };
+		vm->vcpus[i] = (struct vcpu){
+		    .vm = vm, .m = &vm->m, .index = i, .accel = (struct accel_vcpu *)&fv[i]};
 		vm->nr_threads++;
-		assert_int_equal(pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread,
-						&vm->vcpus[i]), 0);
+		assert_int_equal(
+		    pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]), 0);
 		vm->vcpus[i].started = true;
 	}
 	usleep(20000);
@@ -305,13 +309,13 @@ static void test_pause_resume_stop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_io, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mmio, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_halt_intr_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shutdown_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_error, setup, teardown),
-		cmocka_unit_test(test_exit_status),
-		cmocka_unit_test(test_pause_resume_stop),
+	    cmocka_unit_test_setup_teardown(test_io, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mmio, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_halt_intr_none, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shutdown_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_error, setup, teardown),
+	    cmocka_unit_test(test_exit_status),
+	    cmocka_unit_test(test_pause_resume_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
