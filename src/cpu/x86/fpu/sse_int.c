@@ -253,9 +253,7 @@ bool simd_int_op(unsigned map, unsigned op, unsigned imm, uint8_t *d, const uint
 	v256 a, b, r;
 	bool ok;
 
-	memset(&a, 0, sizeof(a));
-	memset(&b, 0, sizeof(b));
-	memset(&r, 0, sizeof(r));
+	/* Every operation reads lanes below n only and writes all n bytes of r. */
 	memcpy(a.b, d, n);
 	memcpy(b.b, s, n);
 	if (map == FPU_MAP_0F) {

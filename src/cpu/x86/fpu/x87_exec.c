@@ -328,23 +328,55 @@ static void fninit(struct x86_fpu_state *fs)
 	fs->fds = 0;
 }
 
-/* Run one instruction on the host; *after receives the resulting state. */
-static void host_run(const struct x86_fpu_state *fs, unsigned idx, uint8_t *mem,
-		     uint64_t *flags, struct x86_fpu_state *after)
-{
-	uint8_t env[108] __attribute__((aligned(16)));
+/* The x87 part of the state an instruction produces, committed once the
+ * instruction can no longer fault. */
+struct x87_result {
+	uint16_t fcw, fsw, ftw;
+	struct x87_reg st[8];
+};
 
-	memset(env, 0, sizeof(env));
-	put16(env, fs->fcw);
-	put16(env + 4, fs->fsw);
-	put16(env + 8, full_tag_word(fs));
-	regs_to_stack_order(fs, env + 28);
-	fpu_x87_host_run(mem, env, idx, flags);
-	*after = *fs;
-	after->fcw = get16(env);
-	after->fsw = get16(env + 4);
-	after->ftw = abridge(get16(env + 8));
-	regs_from_stack_order(after, env + 28);
+/* Run one instruction on the host. flags is NULL unless the instruction
+ * reads or writes RFLAGS. */
+static void host_run(const struct x86_fpu_state *fs, unsigned idx, uint8_t *mem,
+		     uint64_t *flags, struct x87_result *res)
+{
+	/* Only the x87 part is filled in: FXRSTOR's view of FOP/FIP/FDP and
+	 * the XMM area is scratch (the host's XMM registers are caller-saved
+	 * here), and the runner supplies MXCSR. */
+	uint8_t img[512] __attribute__((aligned(16)));
+	unsigned top = fpu_top(fs);
+
+	memcpy(img, &fs->fcw, 2);
+	memcpy(img + 2, &fs->fsw, 2);
+	img[4] = (uint8_t)fs->ftw;
+	for (unsigned i = 0; i < 8; i++) {
+		const struct x87_reg *r = &fs->st[(top + i) & 7];
+
+		memcpy(img + 32 + 16 * i, &r->signif, 8);
+		memcpy(img + 40 + 16 * i, &r->sign_exp, 2);
+	}
+	fpu_x87_host_run(mem, img, idx, flags);
+	memcpy(&res->fcw, img, 2);
+	memcpy(&res->fsw, img + 2, 2);
+	res->ftw = img[4];
+	top = (res->fsw >> 11) & 7;
+	for (unsigned i = 0; i < 8; i++) {
+		struct x87_reg *r = &res->st[(top + i) & 7];
+
+		memcpy(&r->signif, img + 32 + 16 * i, 8);
+		memcpy(&r->sign_exp, img + 40 + 16 * i, 2);
+		r->pad[0] = r->pad[1] = r->pad[2] = 0;
+	}
+}
+
+/* FCMOVcc (DA/DB C0-DF) read, FCOMI/FUCOMI(P) (DB/DF E8-F7) write RFLAGS. */
+static bool uses_flags(unsigned op, unsigned modrm, bool mem)
+{
+	unsigned m = modrm & 0x3f;
+
+	if (mem || (op != 0xda && op != 0xdb && op != 0xdf))
+		return false;
+	return (op != 0xdf && m < 0x20) || (op != 0xda && m >= 0x28 && m < 0x38);
 }
 
 int x87_fwait(struct fpu_ctx *c)
@@ -357,11 +389,12 @@ int x87_fwait(struct fpu_ctx *c)
 
 int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 {
-	struct x86_fpu_state *fs = c->fs, after;
+	struct x86_fpu_state *fs = c->fs;
+	struct x87_result after;
 	unsigned op = in->op, reg = (in->modrm >> 3) & 7, idx, size = 0;
 	bool mem = !modrm_is_reg(in), store = false, control, waits;
 	enum x87_kind kind;
-	uint8_t buf[16] = { 0 };
+	uint8_t buf[16];
 	uint8_t img[108];
 	uint64_t fl;
 	int rc;
@@ -429,17 +462,19 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 	/* Only the condition flags FCMOVcc reads go in: nothing that could
 	 * trap in the host (TF, AC). */
 	fl = 0x2 | (*c->rflags & (RF_CF | RF_PF | RF_ZF));
-	host_run(fs, idx, buf, &fl, &after);
+	host_run(fs, idx, buf, uses_flags(op, in->modrm, mem) ? &fl : NULL, &after);
 
 	if (store && !(after.fsw & ~after.fcw & (FSW_IE | FSW_DE | FSW_ZE | FSW_OE | FSW_UE))) {
 		rc = c->write(c->opaque, in->addr, buf, size);
 		if (rc)
 			return rc;
 	}
-	if (op == 0xdb && !mem && (in->modrm & 0x3f) == 0x23) {
-		fninit(&after);
-	}
-	*fs = after;
+	fs->fcw = after.fcw;
+	fs->fsw = after.fsw;
+	fs->ftw = after.ftw;
+	memcpy(fs->st, after.st, sizeof(fs->st));
+	if (op == 0xdb && !mem && (in->modrm & 0x3f) == 0x23)
+		fninit(fs); /* FNINIT: also FIP/FDP/FOP */
 	if (!mem && (op == 0xdb || op == 0xdf) && (in->modrm & 0x3f) >= 0x28 &&
 	    (in->modrm & 0x3f) < 0x38) {
 		/* FCOMI/FUCOMI(P): ZF PF CF from the compare, OF SF AF cleared */

@@ -9,13 +9,14 @@
  *
  * fpu_x87_host_run(membuf, env, index, flags):
  *   rdi  memory operand buffer (the stub addresses it as [rdi])
- *   rsi  108-byte FNSAVE image (32-bit protected-mode format): loaded with
- *        FRSTOR before, written by FNSAVE after (FNSAVE also reinitialises
- *        the host x87, so a pending unmasked exception never reaches the
- *        host: FNSAVE does not wait)
+ *   rsi  512-byte, 16-byte aligned FXSAVE64 image: loaded with FXRSTOR
+ *        before (its MXCSR is replaced by the host's), written by FXSAVE
+ *        after; neither waits for pending exceptions, and FNINIT then
+ *        clears the host x87 so a pending unmasked exception never reaches
+ *        the host's own code. XMM registers are clobbered (caller-saved).
  *   edx  stub index: 0..511 register forms (D8+idx/64, C0+idx%64),
  *        512..575 memory forms (D8+(idx-512)/8, /reg with [rdi])
- *   rcx  in: CF PF ZF for FCMOVcc; out: RFLAGS after (FCOMI)
+ *   rcx  NULL, or in: CF PF ZF for FCMOVcc; out: RFLAGS after (FCOMI)
  * The C caller only ever passes indexes of valid instructions, and never
  * runs a waiting instruction while an unmasked exception is pending.
  */
@@ -26,16 +27,24 @@
 fpu_x87_host_run:
 	sub	$24, %rsp
 	fnstcw	(%rsp)
+	stmxcsr	8(%rsp)
+	mov	8(%rsp), %eax
+	mov	%eax, 24(%rsi)		/* FXRSTOR loads MXCSR too: keep the host's */
 	lea	fpu_x87_stubs(%rip), %rax
 	mov	%edx, %edx
 	lea	(%rax,%rdx,4), %rax
-	frstor	(%rsi)
+	fxrstor64 (%rsi)
+	test	%rcx, %rcx
+	jz	1f
 	pushq	(%rcx)
 	popfq
 	call	*%rax
 	pushfq
 	popq	(%rcx)
-	fnsave	(%rsi)
+	jmp	2f
+1:	call	*%rax
+2:	fxsave64 (%rsi)
+	fninit				/* never leave a pending exception in the host */
 	fldcw	(%rsp)
 	add	$24, %rsp
 	ret
