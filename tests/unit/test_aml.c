@@ -360,6 +360,17 @@ static void test_error_latching(void **state)
 	assert_int_equal(aml_finish(&a), -EINVAL);
 	aml_fini(&a);
 
+	/* A size no allocator can satisfy latches -ENOMEM instead of aborting. */
+	aml_init(&a);
+	aml_int(&a, 5);
+	aml_bytes(&a, &len, SIZE_MAX - 16);
+	assert_int_equal(aml_finish(&a), -ENOMEM);
+	assert_int_equal(aml_len(&a), 2);
+	aml_string(&a, "more");
+	assert_int_equal(aml_len(&a), 2);
+	assert_int_equal(aml_finish(&a), -ENOMEM);
+	aml_fini(&a);
+
 	aml_init(&a);
 	aml_device_begin(&a, "DEV"); /* never closed */
 	assert_int_equal(aml_finish(&a), -EINVAL);
