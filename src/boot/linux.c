@@ -230,8 +230,13 @@ int boot_linux_load(struct boot_ctx *c)
 		if (h.pref_address && e.lo != h.pref_address)
 			log_warn("boot: vmlinux of '%s' starts at 0x%" PRIx64 ", pref_address is 0x%"
 				 PRIx64, c->kname, e.lo, h.pref_address);
+		/*
+		 * init_size budgets the in-place decompression, which does not
+		 * happen here; the kernel proper needs only [_text, _end), and _end
+		 * (bss and brk included) is the end of the last PT_LOAD.
+		 */
 		kstart = e.lo;
-		kend = MAX(e.hi, kstart + h.init_size);
+		kend = e.hi;
 		entry = e.entry;
 	} else {
 		kstart = h.load;

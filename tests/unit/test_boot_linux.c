@@ -304,7 +304,7 @@ static void test_decompress_gzip(void **state)
 	assert_int_equal(rd & 0xfff, 0);
 	assert_true(rd + sizeof(initrd) <= RAM);
 	assert_true(rd + sizeof(initrd) > RAM - 4096);
-	assert_true(rd >= KADDR + 0x800000);
+	assert_true(rd >= KADDR + KMEMSZ);
 	assert_int_equal(gmem_read(&gm, rd, back, sizeof(back)), 0);
 	assert_memory_equal(back, initrd, sizeof(initrd));
 	free(img);
@@ -529,12 +529,13 @@ static void test_init_size_and_load_address(void **state)
 	o.payload_len = plen;
 	o.init_size = 0x10000000; /* 256 MiB working area in a 64 MiB guest */
 	img = make_bzimage(&o, &len);
-	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX, "", &bs), -EFBIG);
 	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX_NODECOMPRESS, "", &bs), -EFBIG);
+	/* init_size budgets the guest's decompression; without it only the vmlinux counts. */
+	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX, "", &bs), 0);
 	free(img);
 	o.init_size = 0x3001000; /* fits in RAM but ends beyond it */
 	img = make_bzimage(&o, &len);
-	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX, "", &bs), -ERANGE);
+	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX_NODECOMPRESS, "", &bs), -ERANGE);
 	free(img);
 	/* A pref_address near the top of the address space cannot wrap. */
 	o.init_size = 0x800000;
@@ -590,17 +591,24 @@ static void test_initrd_placement(void **state)
 	struct bz_opts o;
 	size_t vlen, plen, len;
 	uint8_t *v = make_vmlinux(&vlen), *p = comp_gzip(v, vlen, &plen), *img;
-	uint8_t *initrd = calloc(1, 41ull << 20);
+	uint8_t *initrd = calloc(1, 48ull << 20);
 
 	(void)state;
 	bz_defaults(&o);
 	o.payload = p;
 	o.payload_len = plen;
 	img = make_bzimage(&o, &len);
-	/* 40 MiB fits exactly above the kernel (16+8 MiB..64 MiB); 41 MiB nowhere. */
-	assert_int_equal(load(img, len, initrd, 40ull << 20, BOOT_FORMAT_LINUX, "", &bs), 0);
+	/* Guest decompressor: init_size (8 MiB) is kept free; 40 MiB fits exactly above. */
+	assert_int_equal(load(img, len, initrd, 40ull << 20, BOOT_FORMAT_LINUX_NODECOMPRESS, "",
+			      &bs), 0);
 	assert_int_equal(zp32(0x218), 24ull << 20);
-	assert_int_equal(load(img, len, initrd, 41ull << 20, BOOT_FORMAT_LINUX, "", &bs), -EFBIG);
+	assert_int_equal(load(img, len, initrd, 41ull << 20, BOOT_FORMAT_LINUX_NODECOMPRESS, "",
+			      &bs), -EFBIG);
+	/* Host decompression: only the vmlinux (16 MiB + 0x5000) is kept free. */
+	assert_int_equal(load(img, len, initrd, 41ull << 20, BOOT_FORMAT_LINUX, "", &bs), 0);
+	assert_int_equal(zp32(0x218), 23ull << 20);
+	assert_int_equal(load(img, len, initrd, (48ull << 20) - 0x4000, BOOT_FORMAT_LINUX, "", &bs),
+			 -EFBIG);
 	assert_non_null(strstr(err, "initrd '(buffer)': "));
 	/* Larger than RAM. */
 	assert_int_equal(load(img, len, initrd, RAM + 1, BOOT_FORMAT_LINUX, "", &bs), -EFBIG);
