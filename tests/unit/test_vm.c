@@ -306,6 +306,64 @@ static void test_pause_resume_stop(void **state)
 	free(vm);
 }
 
+/* With /dev/kvm (skipped otherwise): pause, resume and stop a real spinning guest. */
+static void *run_thread(void *arg)
+{
+	return (void *)(intptr_t)vm_run(arg);
+}
+
+static uint64_t guest_counter(struct vm *vm)
+{
+	volatile uint64_t *p = gmem_ptr(&vm->m.mem, 0x200000, 8);
+
+	return *p;
+}
+
+static void test_vm_live_pause(void **state)
+{
+	/* 1: inc qword [0x200000]; jmp 1b */
+	static const uint8_t spin[] = { 0x48, 0xff, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0xeb, 0xf6 };
+	struct vm_config cfg;
+	struct vm *vm;
+	char err[256];
+	pthread_t t;
+	void *ret;
+	uint64_t a, b;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0) {
+		skip();
+		return;
+	}
+	vm_config_default(&cfg);
+	cfg.kernel_data = spin;
+	cfg.kernel_size = sizeof(spin);
+	cfg.format = VM_KERNEL_FLAT;
+	cfg.serial = "null";
+	cfg.accel = "kvm";
+	cfg.mem_mib = 16;
+	cfg.cpus = 2;
+	assert_int_equal(vm_create(&cfg, &vm, err, sizeof(err)), 0);
+	assert_int_equal(pthread_create(&t, NULL, run_thread, vm), 0);
+	for (int i = 0; i < 200 && guest_counter(vm) == 0; i++)
+		usleep(10000);
+	assert_true(guest_counter(vm) > 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(vm_pause(vm), 0);
+		a = guest_counter(vm);
+		usleep(30000);
+		b = guest_counter(vm);
+		assert_int_equal(a, b); /* the guest does not run while paused */
+		assert_int_equal(vm_resume(vm), 0);
+		for (int i = 0; i < 200 && guest_counter(vm) == b; i++)
+			usleep(5000);
+		assert_true(guest_counter(vm) > b);
+	}
+	vm_stop(vm, MACHINE_DEBUG_EXIT, (7 << 1) | 1);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_int_equal((intptr_t)ret, 15);
+	vm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +374,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_error, setup, teardown),
 	    cmocka_unit_test(test_exit_status),
 	    cmocka_unit_test(test_pause_resume_stop),
+	    cmocka_unit_test(test_vm_live_pause),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
