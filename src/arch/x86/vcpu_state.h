@@ -8,8 +8,11 @@
 
 #include <stdint.h>
 
+/* The software CPU's cpu.h defines the same names with the same (ModRM) values. */
+#ifndef PETREL_CPU_X86_CPU_H
 enum { X86_RAX, X86_RCX, X86_RDX, X86_RBX, X86_RSP, X86_RBP, X86_RSI, X86_RDI,
        X86_R8, X86_R9, X86_R10, X86_R11, X86_R12, X86_R13, X86_R14, X86_R15 };
+#endif
 enum { X86_SEG_ES, X86_SEG_CS, X86_SEG_SS, X86_SEG_DS, X86_SEG_FS, X86_SEG_GS,
        X86_SEG_LDTR, X86_SEG_TR, X86_NR_SEGS };
 
