@@ -28,11 +28,16 @@
 
 #include "cpu/x86/fpu/fpu_state.h"
 
-/* General-purpose register numbers (ModRM/REX encoding). */
+/* General-purpose register numbers (ModRM/REX encoding). The VMM's
+ * arch/x86/vcpu_state.h declares the same names with the same values; when
+ * it was included first, its declaration serves (include it before this
+ * header in files that use both). */
+#ifndef PETREL_ARCH_X86_VCPU_STATE_H
 enum {
 	X86_RAX, X86_RCX, X86_RDX, X86_RBX, X86_RSP, X86_RBP, X86_RSI, X86_RDI,
 	X86_R8, X86_R9, X86_R10, X86_R11, X86_R12, X86_R13, X86_R14, X86_R15,
 };
+#endif
 
 /* Segment register numbers (encoding order). */
 enum { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_NSEG };

@@ -36,6 +36,7 @@ typedef int (*x86_handler)(struct x86_cpu *cpu, const struct x86_insn *in);
 #define X86_P_ADSZ  0x10 /* 67 */
 #define X86_P_REX   0x20 /* a REX prefix (changes byte-register meaning) */
 #define X86_P_SEG   0x40 /* explicit segment override */
+#define X86_P_END   0x80 /* ends its block (control transfer, mode change) */
 
 #define X86_NOREG  0xff
 #define X86_REG_RIP 16   /* base = RIP (RIP-relative) */
@@ -96,7 +97,8 @@ struct x86_insn {
 #define X86_F_ENTER   (1u << 17) /* imm16 then imm8 (in imm2) */
 #define X86_F_FPU     (1u << 18) /* handled by fpu/ (fpu_exec) */
 #define X86_F_OS32    (1u << 19) /* operand size 32 unless 66 (REX.W ignored) */
-#define X86_F_NOLEN   (1u << 20) /* internal */
+#define X86_F_RM8     (1u << 20) /* r/m is a byte register (MOVZX/MOVSX r, r/m8) */
+#define X86_F_ONLY64  (1u << 21) /* #UD outside 64-bit mode */
 
 /*
  * One opcode table entry. Tables are merged at init into a per-(map, opcode)
@@ -359,6 +361,22 @@ static inline int x86_rm_write(struct x86_cpu *cpu, const struct x86_insn *in, u
  * vCPU; documented). Invalidates code on the page like any write.
  */
 void *x86_host_ptr_rw(struct x86_cpu *cpu, uint64_t la, unsigned len, int *err);
+
+/*
+ * Read-modify-write of the r/m operand (register or memory). With LOCK the
+ * write is a compare-and-swap on the host page: x86_rmw_write() returns
+ * X86_RMW_RETRY when another thread changed the value, and the handler
+ * recomputes from a fresh x86_rmw_read(). Flags are set after success.
+ */
+struct x86_rmw {
+	uint64_t la;
+	void *host; /* non-NULL: locked access through host atomics */
+};
+#define X86_RMW_RETRY (-1)
+int x86_rmw_read(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw *r,
+		 uint64_t *v);
+int x86_rmw_write(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw *r,
+		  uint64_t old, uint64_t v);
 
 /* Port I/O through the embedder's callbacks (with the I/O error rule). */
 int x86_pio_in(struct x86_cpu *cpu, uint16_t port, unsigned size, uint32_t *v);

@@ -1,0 +1,238 @@
+/*
+ * Linear -> physical translation through a software TLB, guest memory
+ * access slow paths (MMIO, page crossing, code pages), port I/O.
+ *
+ * Part 1 has no paging: linear == physical. The TLB is still the only way
+ * memory is reached, so part 2 only adds the page walk in translate().
+ */
+#include "cpu/x86/exec.h"
+
+void x86_flush_tlb(struct x86_cpu *cpu)
+{
+	unsigned a, i;
+
+	for (a = 0; a < X86_ACC_NR; a++)
+		for (i = 0; i < X86_TLB_SIZE; i++)
+			cpu->tlb[a][i].tag = X86_TLB_INVALID;
+}
+
+int x86_mem_error(struct x86_cpu *cpu, uint64_t addr, unsigned size)
+{
+	cpu->fault_addr = addr;
+	cpu->fault_size = size;
+	return X86_STOP_MEM_ERROR;
+}
+
+static uint64_t translate(struct x86_cpu *cpu, uint64_t la)
+{
+	/* Paging is part 2. Outside long mode linear addresses are 32-bit. */
+	if (cpu->mode != X86_MODE_LONG64)
+		la = (uint32_t)la;
+	return la;
+}
+
+uint8_t *x86_tlb_fill(struct x86_cpu *cpu, uint64_t la, enum x86_access acc, uint64_t *gpa)
+{
+	uint64_t pa = translate(cpu, la);
+	uint64_t pfn = pa >> 12;
+	uint8_t *page;
+	struct x86_tlb_entry *e;
+
+	*gpa = pa;
+	if (acc == X86_ACC_WRITE)
+		x86_cc_write_page(cpu, pfn);
+	page = cpu->mem.page ? cpu->mem.page(cpu->opaque, pa & ~0xfffull, acc == X86_ACC_WRITE)
+			     : NULL;
+	if (!page)
+		return NULL;
+	e = &cpu->tlb[acc][(la >> 12) & (X86_TLB_SIZE - 1)];
+	/* A write entry for a code page would bypass invalidation: not cached.
+	 * x86_cc_write_page() just removed the code, so this is always safe
+	 * here; the entry is dropped again when the page becomes code. */
+	e->tag = la & ~0xfffull;
+	e->addend = (uintptr_t)page - (la & ~0xfffull);
+	return page + (pa & 0xfff);
+}
+
+static int mmio(struct x86_cpu *cpu, uint64_t pa, void *buf, unsigned len, bool write)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		/* Naturally sized pieces: 8, 4, 2, 1 as alignment allows. */
+		unsigned n = 8;
+		int r;
+
+		while (n > len || (pa & (n - 1)))
+			n >>= 1;
+		if (write)
+			r = cpu->mem.mmio_write ? cpu->mem.mmio_write(cpu->opaque, pa, p, n) : -1;
+		else
+			r = cpu->mem.mmio_read ? cpu->mem.mmio_read(cpu->opaque, pa, p, n) : -1;
+		if (r)
+			return x86_mem_error(cpu, pa, n);
+		pa += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int access_page(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len, bool write)
+{
+	uint64_t pa;
+	uint8_t *h = x86_tlb_fill(cpu, la, write ? X86_ACC_WRITE : X86_ACC_READ, &pa);
+
+	if (!h)
+		return mmio(cpu, pa, buf, len, write);
+	if (write)
+		memcpy(h, buf, len);
+	else
+		memcpy(buf, h, len);
+	return 0;
+}
+
+int x86_read_slow(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len)
+{
+	unsigned first = 0x1000 - (la & 0xfff);
+	int r;
+
+	if (len <= first)
+		return access_page(cpu, la, buf, len, false);
+	r = access_page(cpu, la, buf, first, false);
+	if (r)
+		return r;
+	return access_page(cpu, la + first, (uint8_t *)buf + first, len - first, false);
+}
+
+int x86_write_slow(struct x86_cpu *cpu, uint64_t la, const void *buf, unsigned len)
+{
+	unsigned first = 0x1000 - (la & 0xfff);
+	int r;
+
+	/* Part 1 has no page faults, so a crossing write can only stop half way
+	 * on an MMIO error (then the embedder has a bigger problem). */
+	if (len <= first)
+		return access_page(cpu, la, (void *)buf, len, true);
+	r = access_page(cpu, la, (void *)buf, first, true);
+	if (r)
+		return r;
+	return access_page(cpu, la + first, (uint8_t *)buf + first, len - first, true);
+}
+
+void *x86_host_ptr_rw(struct x86_cpu *cpu, uint64_t la, unsigned len, int *err)
+{
+	uint64_t pa;
+	uint8_t *h;
+
+	*err = 0;
+	if ((la & (len - 1)) || (la & 0xfff) + len > 0x1000)
+		return NULL;
+	h = x86_tlb_fill(cpu, la, X86_ACC_WRITE, &pa);
+	return h;
+}
+
+int x86_seg_check(struct x86_cpu *cpu, unsigned seg, uint64_t off, unsigned len,
+		  uint64_t *la)
+{
+	const struct x86_seg *s = &cpu->seg[seg];
+
+	if (cpu->mode == X86_MODE_LONG64) {
+		*la = seg >= X86_FS ? off + s->base : off;
+		return 0;
+	}
+	/* off and len come from the guest: the whole access must be inside the
+	 * limit (expand-down segments are not modelled in part 1). */
+	if (off + len - 1 > s->limit) {
+		if (seg == X86_SS)
+			return x86_raise(cpu, X86_EXC_SS, true, 0);
+		return x86_gp0(cpu);
+	}
+	*la = (uint32_t)(s->base + off);
+	return 0;
+}
+
+int x86_pio_in(struct x86_cpu *cpu, uint16_t port, unsigned size, uint32_t *v)
+{
+	*v = 0;
+	if (!cpu->mem.pio_in || cpu->mem.pio_in(cpu->opaque, port, v, size))
+		return x86_mem_error(cpu, port, size);
+	return 0;
+}
+
+int x86_pio_out(struct x86_cpu *cpu, uint16_t port, unsigned size, uint32_t v)
+{
+	if (!cpu->mem.pio_out || cpu->mem.pio_out(cpu->opaque, port, &v, size))
+		return x86_mem_error(cpu, port, size);
+	return 0;
+}
+
+int x86_rmw_read(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw *r,
+		 uint64_t *v)
+{
+	unsigned size = in->opsize;
+	int rc;
+
+	r->host = NULL;
+	if (in->mod == 3) {
+		*v = x86_getreg(cpu, in->rm, size);
+		return 0;
+	}
+	rc = x86_linear(cpu, in->seg, x86_ea(cpu, in), size, &r->la);
+	if (rc)
+		return rc;
+	if (in->pfx & X86_P_LOCK) {
+		r->host = x86_host_ptr_rw(cpu, r->la, size, &rc);
+		if (r->host) {
+			switch (size) {
+			case 1: *v = __atomic_load_n((uint8_t *)r->host, __ATOMIC_SEQ_CST); break;
+			case 2: *v = __atomic_load_n((uint16_t *)r->host, __ATOMIC_SEQ_CST); break;
+			case 4: *v = __atomic_load_n((uint32_t *)r->host, __ATOMIC_SEQ_CST); break;
+			default: *v = __atomic_load_n((uint64_t *)r->host, __ATOMIC_SEQ_CST); break;
+			}
+			return 0;
+		}
+	}
+	*v = 0;
+	return x86_read_lin(cpu, r->la, v, size);
+}
+
+int x86_rmw_write(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw *r,
+		  uint64_t old, uint64_t v)
+{
+	bool ok;
+
+	if (in->mod == 3) {
+		x86_setreg(cpu, in->rm, in->opsize, v);
+		return 0;
+	}
+	if (!r->host)
+		return x86_write_lin(cpu, r->la, &v, in->opsize);
+	switch (in->opsize) {
+	case 1: {
+		uint8_t o = old;
+		ok = __atomic_compare_exchange_n((uint8_t *)r->host, &o, (uint8_t)v, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		break;
+	}
+	case 2: {
+		uint16_t o = old;
+		ok = __atomic_compare_exchange_n((uint16_t *)r->host, &o, (uint16_t)v, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		break;
+	}
+	case 4: {
+		uint32_t o = old;
+		ok = __atomic_compare_exchange_n((uint32_t *)r->host, &o, (uint32_t)v, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		break;
+	}
+	default: {
+		uint64_t o = old;
+		ok = __atomic_compare_exchange_n((uint64_t *)r->host, &o, v, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		break;
+	}
+	}
+	return ok ? 0 : X86_RMW_RETRY;
+}
