@@ -27,6 +27,14 @@ void vpci_regs_init(struct vpci_regs *r, struct virtio_dev *dev, struct irq_rout
 	dev->transport_priv = r;
 }
 
+static void vpci_intx(struct vpci_regs *r, bool level)
+{
+	if (r->set_intx)
+		r->set_intx(r->intx_opaque, level);
+	else if (r->irq)
+		irq_set_level(r->irq, r->intx_gsi, level);
+}
+
 void vpci_regs_fini(struct vpci_regs *r)
 {
 	pthread_mutex_destroy(&r->lock);
@@ -56,8 +64,7 @@ static void vpci_interrupt(struct virtio_dev *d, bool config, unsigned q)
 		msix_fire_locked(r, config ? d->config_msix : d->qcfg[q].msix_vector);
 	} else {
 		r->isr |= config ? 2 : 1;
-		if (r->irq)
-			irq_set_level(r->irq, r->intx_gsi, true);
+		vpci_intx(r, true);
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -82,10 +89,8 @@ void vpci_msix_control(struct vpci_regs *r, uint16_t control)
 	pthread_mutex_lock(&r->lock);
 	r->msix_enabled = (control >> 15) & 1;
 	r->msix_masked = (control >> 14) & 1;
-	if (r->msix_enabled && r->isr && r->irq) {
-		/* Leaving INTx mode: drop the line. */
-		irq_set_level(r->irq, r->intx_gsi, false);
-	}
+	if (r->msix_enabled && r->isr) /* leaving INTx mode: drop the line */
+		vpci_intx(r, false);
 	if (r->msix_enabled && !r->msix_masked) {
 		uint64_t pend = r->msix_pending;
 		r->msix_pending = 0;
@@ -269,8 +274,8 @@ uint64_t vpci_bar_read(struct vpci_regs *r, uint64_t off, unsigned size)
 		v = off == VPCI_ISR_OFF ? r->isr : 0;
 		if (off == VPCI_ISR_OFF) {
 			r->isr = 0;
-			if (!r->msix_enabled && r->irq)
-				irq_set_level(r->irq, r->intx_gsi, false);
+			if (!r->msix_enabled)
+				vpci_intx(r, false);
 		}
 		pthread_mutex_unlock(&r->lock);
 		return v;

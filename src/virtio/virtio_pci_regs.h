@@ -37,8 +37,11 @@ struct vpci_msix_entry {
 
 struct vpci_regs {
 	struct virtio_dev *dev;
-	struct irq_router *irq;
+	struct irq_router *irq;     /* MSI delivery (and INTx when set_intx is NULL) */
 	unsigned intx_gsi;
+	/* INTx through the PCI function (honours the command register's disable bit). */
+	void (*set_intx)(void *opaque, bool level);
+	void *intx_opaque;
 	pthread_mutex_t lock;
 
 	uint32_t dfselect, gfselect;
