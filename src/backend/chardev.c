@@ -164,8 +164,8 @@ static void cd_deliver_escaped(struct cd_impl *c, const uint8_t *buf, size_t len
 	cd_deliver(c, out, n);
 }
 
-/* Write everything or fail; waits a bounded time on a full non-blocking fd. */
-static ssize_t cd_write_fd(int fd, const void *buf, size_t len, bool sock)
+/* Write everything or fail; waits up to wait_ms on a full non-blocking fd. */
+static ssize_t cd_write_fd(int fd, const void *buf, size_t len, bool sock, int wait_ms)
 {
 	const uint8_t *p = buf;
 	size_t done = 0;
@@ -186,7 +186,7 @@ static ssize_t cd_write_fd(int fd, const void *buf, size_t len, bool sock)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
-			if (poll(&pfd, 1, CD_WRITE_WAIT_MS) > 0)
+			if (wait_ms && poll(&pfd, 1, wait_ms) > 0)
 				continue;
 			return done ? (ssize_t)done : -EAGAIN;
 		}
@@ -225,7 +225,7 @@ static ssize_t cd_backend_write(struct chardev *cd, const void *buf, size_t len)
 		break;
 	case CD_STDIO:
 	case CD_FILE:
-		rc = cd_write_fd(c->out_fd, buf, len, false);
+		rc = cd_write_fd(c->out_fd, buf, len, false, CD_WRITE_WAIT_MS);
 		break;
 	case CD_PTY: {
 		/* Nobody may be reading the pty: drop what does not fit. */
@@ -234,9 +234,17 @@ static ssize_t cd_backend_write(struct chardev *cd, const void *buf, size_t len)
 		break;
 	}
 	case CD_UNIX:
-		/* Output with no client connected is dropped. */
-		if (c->client_fd >= 0 && cd_write_fd(c->client_fd, buf, len, true) < 0)
-			shutdown(c->client_fd, SHUT_RDWR); /* the reader closes it */
+		/*
+		 * Output with no client connected is dropped, and so is what a
+		 * client too slow to drain its socket misses; a broken one is let go.
+		 */
+		if (c->client_fd >= 0) {
+			/* No waiting: a stalled client must not slow the guest down. */
+			ssize_t r = cd_write_fd(c->client_fd, buf, len, true, 0);
+
+			if (r < 0 && r != -EAGAIN)
+				shutdown(c->client_fd, SHUT_RDWR); /* the reader closes it */
+		}
 		break;
 	}
 	pthread_mutex_unlock(&c->out_lock);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -206,6 +207,35 @@ static void test_unix_round_trip(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* A client that stops reading loses output but neither stalls writers nor is dropped. */
+static void test_unix_slow_client(void **state)
+{
+	char path[64], spec[80], why[128], buf[4096];
+	struct sink s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct timespec t0, t1;
+	struct chardev *cd;
+	int c1;
+
+	snprintf(path, sizeof(path), "/tmp/petrel-chardev-slow-%d.sock", (int)getpid());
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	assert_int_equal(chardev_open(spec, &cd, why, sizeof(why)), 0);
+	chardev_set_input(cd, sink_input, &s);
+	c1 = unix_connect(path);
+	assert_int_equal(write(c1, "i", 1), 1);
+	assert_int_equal(sink_wait(&s, 1), 1);
+	memset(buf, 'z', sizeof(buf));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 1024; i++) /* 4 MiB: far more than a socket buffer */
+		assert_int_equal(chardev_write(cd, buf, sizeof(buf)), sizeof(buf));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	/* Still connected: input still flows. */
+	assert_int_equal(write(c1, "j", 1), 1);
+	assert_int_equal(sink_wait(&s, 2), 2);
+	close(c1);
+	chardev_close(cd);
+}
+
 static void test_unix_refuses_regular_file(void **state)
 {
 	char path[] = "/tmp/petrel-chardev-XXXXXX";
@@ -318,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_null),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_unix_round_trip),
+		cmocka_unit_test(test_unix_slow_client),
 		cmocka_unit_test(test_unix_refuses_regular_file),
 		cmocka_unit_test(test_pty),
 		cmocka_unit_test(test_stdio_escapes),
