@@ -11,7 +11,12 @@
  *   - the line never has parity, framing errors or breaks; the modem lines
  *     read as a connected modem (DCD, DSR, CTS) outside loopback mode;
  *   - in loopback mode the IRQ output is off, as the OUT2 pin is disconnected
- *     from the PC's interrupt gate then.
+ *     from the PC's interrupt gate then;
+ *   - input from the chardev arrives in bursts (a paste is one read), so up to
+ *     4 KiB of it waits "on the line" and enters the 16-byte FIFO as the guest
+ *     drains it, instead of overrunning after 16 bytes; only when that buffer
+ *     is full is input dropped with LSR.OE set. Loopback bytes go straight to
+ *     the FIFO and overrun it as on hardware (Linux sizes the FIFO that way).
  */
 #include "devices/uart8250.h"
 
@@ -25,6 +30,8 @@
 #include "vm/machine.h"
 
 #define UART_FIFO_SIZE 16
+/* Bytes typed faster than the guest drains the FIFO wait here, as if still on the wire. */
+#define UART_LINE_BUF 4096
 
 /* Register offsets */
 #define UART_RBR 0 /* read, DLAB=0; THR on write */
@@ -88,6 +95,8 @@ struct uart8250 {
 	uint8_t msr_delta; /* MSR bits 3:0, cleared by reading MSR */
 	uint8_t rx[UART_FIFO_SIZE];
 	unsigned rx_head, rx_count;
+	uint8_t line[UART_LINE_BUF];
+	unsigned line_head, line_count;
 	bool thr_ipending;
 	bool irq_level;
 };
@@ -161,6 +170,20 @@ static void uart_rx_push(struct uart8250 *u, uint8_t byte)
 	u->rx_count++;
 }
 
+/* Move bytes waiting on the "line" into the receiver while it has room. */
+static void uart_rx_refill(struct uart8250 *u)
+{
+	unsigned cap = uart_fifo_on(u) ? UART_FIFO_SIZE : 1;
+
+	if (u->mcr & MCR_LOOP)
+		return; /* the receiver listens to the transmitter, not the line */
+	while (u->line_count && u->rx_count < cap) {
+		uart_rx_push(u, u->line[u->line_head]);
+		u->line_head = (u->line_head + 1) % UART_LINE_BUF;
+		u->line_count--;
+	}
+}
+
 static uint8_t uart_rx_pop(struct uart8250 *u)
 {
 	uint8_t byte;
@@ -170,6 +193,7 @@ static uint8_t uart_rx_pop(struct uart8250 *u)
 	byte = u->rx[u->rx_head];
 	u->rx_head = (u->rx_head + 1) % UART_FIFO_SIZE;
 	u->rx_count--;
+	uart_rx_refill(u);
 	return byte;
 }
 
@@ -278,12 +302,14 @@ static void uart_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
 			uart_rx_clear(u);
 		/* Other bits take effect only with the FIFO enabled; DMA mode bit 3 kept, ignored. */
 		u->fcr = (v & FCR_ENABLE) ? (v & 0xc9) : 0;
+		uart_rx_refill(u);
 		break;
 	case UART_LCR:
 		u->lcr = v;
 		break;
 	case UART_MCR:
 		uart_set_mcr(u, v);
+		uart_rx_refill(u);
 		break;
 	case UART_LSR:
 	case UART_MSR:
@@ -302,9 +328,22 @@ static void uart_input(void *opaque, const uint8_t *buf, size_t len)
 
 	pthread_mutex_lock(&u->lock);
 	/* In loopback mode the receiver is connected to the transmitter, not the line. */
-	if (!(u->mcr & MCR_LOOP))
-		for (size_t i = 0; i < len; i++)
-			uart_rx_push(u, buf[i]);
+	if (!(u->mcr & MCR_LOOP)) {
+		uart_rx_refill(u);
+		for (size_t i = 0; i < len; i++) {
+			/* Straight into the FIFO when nothing older is waiting and it has room. */
+			if (!u->line_count && u->rx_count < (uart_fifo_on(u) ? UART_FIFO_SIZE : 1u)) {
+				uart_rx_push(u, buf[i]);
+				continue;
+			}
+			if (u->line_count == UART_LINE_BUF) {
+				u->lsr_err |= LSR_OE; /* the guest is not reading: drop */
+				break;
+			}
+			u->line[(u->line_head + u->line_count) % UART_LINE_BUF] = buf[i];
+			u->line_count++;
+		}
+	}
 	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 }

@@ -3,7 +3,8 @@
  *
  * Output goes straight to a chardev (transmission takes no time, so THR and
  * the transmitter are always empty again after a write); input from the
- * chardev fills the 16-byte receive FIFO, and bytes that do not fit are
+ * chardev fills the 16-byte receive FIFO through a 4 KiB line buffer (so a
+ * pasted burst is not lost), and bytes that do not fit even there are
  * dropped with the overrun bit set. The interrupt line is level-triggered and
  * gated by MCR.OUT2 as on a PC.
  */

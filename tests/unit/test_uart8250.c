@@ -120,7 +120,7 @@ static void test_thre_interrupt(void **state)
 	out8(e, 1, 0x00);
 }
 
-static void test_rx_fifo_trigger_overrun(void **state)
+static void test_rx_fifo_trigger(void **state)
 {
 	struct env *e = *state;
 	uint8_t buf[20];
@@ -138,17 +138,60 @@ static void test_rx_fifo_trigger_overrun(void **state)
 	assert_int_equal(in8(e, 2) & 0x0f, 0x0c); /* below trigger: timeout */
 	chardev_inject_input(e->cd, buf + 3, 5);
 	assert_int_equal(in8(e, 2) & 0x0f, 0x04); /* 8 bytes: trigger reached */
-	/* 8 more fill the 16-byte FIFO; 4 more overflow and are dropped. */
+	/* 12 more: 8 fill the FIFO, 4 wait on the line; nothing is lost. */
 	chardev_inject_input(e->cd, buf + 8, 12);
+	assert_int_equal(in8(e, 5) & 0x03, 0x01); /* DR, no overrun */
+	for (unsigned i = 0; i < 20; i++) {
+		assert_int_equal(in8(e, 5) & 0x01, 0x01);
+		assert_int_equal(in8(e, 0), 'a' + i);
+	}
+	assert_int_equal(in8(e, 5) & 0x01, 0);
+	assert_false(e->chip.level[GSI]);
+	assert_int_equal(in8(e, 2) & 0x0f, 0x01);
+}
+
+static void test_rx_overrun(void **state)
+{
+	struct env *e = *state;
+	static uint8_t big[5000];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)i;
+	out8(e, 4, 0x08);
+	out8(e, 2, 0xc1); /* FIFO on, trigger 14 */
+	out8(e, 1, 0x05);
+	/* A guest that does not read: FIFO and line buffer fill, the rest is dropped. */
+	chardev_inject_input(e->cd, big, sizeof(big));
 	assert_int_equal(in8(e, 2) & 0x0f, 0x06); /* line status outranks data */
 	assert_int_equal(in8(e, 5) & 0x03, 0x03); /* DR and OE */
 	assert_int_equal(in8(e, 5) & 0x02, 0x00); /* OE cleared by the read */
 	assert_int_equal(in8(e, 2) & 0x0f, 0x04);
-	for (unsigned i = 0; i < 16; i++)
-		assert_int_equal(in8(e, 0), 'a' + i);
-	assert_int_equal(in8(e, 5) & 0x01, 0);
+	while ((in8(e, 5) & 1) && n < sizeof(big)) {
+		assert_int_equal(in8(e, 0), (uint8_t)n);
+		n++;
+	}
+	assert_int_equal(n, 16 + 4096);
 	assert_false(e->chip.level[GSI]);
-	assert_int_equal(in8(e, 2) & 0x0f, 0x01);
+}
+
+/* Loopback bytes go straight into the FIFO and overrun it, as Linux's FIFO sizing expects. */
+static void test_loopback_fifo_size(void **state)
+{
+	struct env *e = *state;
+	unsigned n = 0;
+
+	out8(e, 2, 0x07);
+	out8(e, 4, 0x10);
+	for (unsigned i = 0; i < 256; i++)
+		out8(e, 0, (uint8_t)i);
+	assert_int_equal(in8(e, 5) & 0x02, 0x02);
+	while ((in8(e, 5) & 1) && n < 256) {
+		in8(e, 0);
+		n++;
+	}
+	assert_int_equal(n, 16);
+	out8(e, 4, 0);
 }
 
 static void test_no_fifo_one_byte(void **state)
@@ -156,8 +199,10 @@ static void test_no_fifo_one_byte(void **state)
 	struct env *e = *state;
 
 	chardev_inject_input(e->cd, (const uint8_t *)"xy", 2);
-	assert_int_equal(in8(e, 5) & 0x03, 0x03); /* one byte held, second overran */
+	assert_int_equal(in8(e, 5) & 0x03, 0x01); /* one byte held, one on the line */
 	assert_int_equal(in8(e, 0), 'x');
+	assert_int_equal(in8(e, 5) & 0x01, 0x01);
+	assert_int_equal(in8(e, 0), 'y');
 	assert_int_equal(in8(e, 5) & 0x01, 0);
 }
 
@@ -317,7 +362,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_thr_to_chardev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thre_interrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_fifo_trigger_overrun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_fifo_trigger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_overrun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loopback_fifo_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_fifo_one_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fcr_clears_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_divisor_latch, setup, teardown),
