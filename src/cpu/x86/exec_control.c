@@ -3,9 +3,9 @@
  *
  * Part 1 simplifications (documented): no CS limit or canonical checks on
  * targets; far transfers in protected mode load the code descriptor with
- * the basic checks only (no call gates, no privilege change); INT n, INT3
- * and INTO stop with that vector and RIP at the instruction (part 2 delivers
- * them through the IDT with the return address after it).
+ * the basic checks only (no call gates, no privilege change); INT n, INT3,
+ * INT1 and INTO stop with that vector and RIP after the instruction, as the
+ * trap's return address (part 2 delivers them through the IDT).
  */
 #include "cpu/x86/insn.h"
 
@@ -217,17 +217,25 @@ static int h_ret_far(struct x86_cpu *cpu, const struct x86_insn *in)
 	return 0;
 }
 
+/* Software interrupts are traps: they stop with RIP after the instruction
+ * (the executor moves RIP back by the length on exceptions, so go one
+ * instruction further first). */
 static int h_int(struct x86_cpu *cpu, const struct x86_insn *in)
 {
+	unsigned vec;
+
 	switch (in->op) {
-	case 0xcc: return x86_raise(cpu, X86_EXC_BP, false, 0);
+	case 0xcc: vec = X86_EXC_BP; break;
 	case 0xce:
 		if (!x86_cond(cpu, 0))
 			return 0;
-		return x86_raise(cpu, X86_EXC_OF, false, 0);
-	case 0xf1: return x86_raise(cpu, X86_EXC_DB, false, 0);
+		vec = X86_EXC_OF;
+		break;
+	case 0xf1: vec = X86_EXC_DB; break;
+	default: vec = (uint8_t)in->imm; break;
 	}
-	return x86_raise(cpu, (uint8_t)in->imm, false, 0);
+	cpu->rip += in->len;
+	return x86_raise(cpu, vec, false, 0);
 }
 
 #define M X86_F_MODRM

@@ -39,6 +39,9 @@ static int h_shift(struct x86_cpu *cpu, const struct x86_insn *in)
 		/* No flags change and no write; a memory operand is still read. */
 		if (in->mod != 3)
 			return x86_ld(cpu, in->seg, x86_ea(cpu, in), size, &d);
+		/* Hosts still write a 32-bit destination (zero-extending). */
+		if (size == 4)
+			cpu->gpr[in->rm] = (uint32_t)cpu->gpr[in->rm];
 		return 0;
 	}
 	cf = x86_get_cf(cpu);
@@ -143,6 +146,9 @@ static int h_shxd(struct x86_cpu *cpu, const struct x86_insn *in)
 	if (c == 0) {
 		if (in->mod != 3)
 			return x86_ld(cpu, in->seg, x86_ea(cpu, in), size, &d);
+		/* The register is still written: a 32-bit one is zero-extended. */
+		if (size == 4)
+			cpu->gpr[in->rm] = (uint32_t)cpu->gpr[in->rm];
 		return 0;
 	}
 	do {

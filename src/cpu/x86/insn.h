@@ -302,6 +302,15 @@ static inline int x86_write_lin(struct x86_cpu *cpu, uint64_t la, const void *bu
 	return x86_write_slow(cpu, la, buf, len);
 }
 
+/* A non-canonical stack access is #SS(0), not #GP(0) (slow path). */
+static inline int x86_ss_fault(struct x86_cpu *cpu, unsigned seg, int r)
+{
+	if (r == X86_STOP_EXCEPTION && seg == X86_SS && cpu->exc_vector == X86_EXC_GP &&
+	    cpu->mode == X86_MODE_LONG64)
+		cpu->exc_vector = X86_EXC_SS;
+	return r;
+}
+
 /* Read/write len (1..16) bytes at seg:off. */
 static inline int x86_read_mem(struct x86_cpu *cpu, unsigned seg, uint64_t off, void *buf,
 			       unsigned len)
@@ -309,7 +318,9 @@ static inline int x86_read_mem(struct x86_cpu *cpu, unsigned seg, uint64_t off, 
 	uint64_t la;
 	int r = x86_linear(cpu, seg, off, len, &la);
 
-	return r ? r : x86_read_lin(cpu, la, buf, len);
+	if (likely(!r))
+		r = x86_read_lin(cpu, la, buf, len);
+	return unlikely(r) ? x86_ss_fault(cpu, seg, r) : 0;
 }
 
 static inline int x86_write_mem(struct x86_cpu *cpu, unsigned seg, uint64_t off,
@@ -318,7 +329,9 @@ static inline int x86_write_mem(struct x86_cpu *cpu, unsigned seg, uint64_t off,
 	uint64_t la;
 	int r = x86_linear(cpu, seg, off, len, &la);
 
-	return r ? r : x86_write_lin(cpu, la, buf, len);
+	if (likely(!r))
+		r = x86_write_lin(cpu, la, buf, len);
+	return unlikely(r) ? x86_ss_fault(cpu, seg, r) : 0;
 }
 
 /* Integer of size 1/2/4/8 at seg:off, zero-extended. */

@@ -92,10 +92,25 @@ static int access_page(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len
 	return 0;
 }
 
+/* 64-bit mode: addresses must be canonical (48-bit), else #GP(0). The TLB
+ * never holds a non-canonical page, so only the slow paths check. Part 1
+ * reports #GP also for stack accesses, where the SDM says #SS(0). */
+static bool noncanonical(const struct x86_cpu *cpu, uint64_t la, unsigned len)
+{
+	uint64_t end = la + len - 1;
+
+	return cpu->mode == X86_MODE_LONG64 &&
+	       ((uint64_t)((int64_t)(la << 16) >> 16) != la ||
+		(uint64_t)((int64_t)(end << 16) >> 16) != end);
+}
+
 int x86_read_slow(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len)
 {
 	unsigned first = 0x1000 - (la & 0xfff);
 	int r;
+
+	if (noncanonical(cpu, la, len))
+		return x86_gp0(cpu);
 
 	if (len <= first)
 		return access_page(cpu, la, buf, len, false);
@@ -108,16 +123,30 @@ int x86_read_slow(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len)
 int x86_write_slow(struct x86_cpu *cpu, uint64_t la, const void *buf, unsigned len)
 {
 	unsigned first = 0x1000 - (la & 0xfff);
+	uint64_t pa1, pa2;
+	uint8_t *h1, *h2;
 	int r;
 
-	/* Part 1 has no page faults, so a crossing write can only stop half way
-	 * on an MMIO error (then the embedder has a bigger problem). */
+	if (noncanonical(cpu, la, len))
+		return x86_gp0(cpu);
 	if (len <= first)
 		return access_page(cpu, la, (void *)buf, len, true);
-	r = access_page(cpu, la, (void *)buf, first, true);
-	if (r)
+	/*
+	 * A write crossing a page: look both pages up first and do the MMIO
+	 * part(s) before touching RAM, so a failing MMIO access (the only
+	 * fault in part 1; part 2 adds #PF here) leaves RAM unchanged.
+	 */
+	h1 = x86_tlb_fill(cpu, la, X86_ACC_WRITE, &pa1);
+	h2 = x86_tlb_fill(cpu, la + first, X86_ACC_WRITE, &pa2);
+	if (!h1 && (r = mmio(cpu, pa1, (void *)buf, first, true)))
 		return r;
-	return access_page(cpu, la + first, (uint8_t *)buf + first, len - first, true);
+	if (!h2 && (r = mmio(cpu, pa2, (uint8_t *)buf + first, len - first, true)))
+		return r;
+	if (h1)
+		memcpy(h1, buf, first);
+	if (h2)
+		memcpy(h2, (const uint8_t *)buf + first, len - first);
+	return 0;
 }
 
 void *x86_host_ptr_rw(struct x86_cpu *cpu, uint64_t la, unsigned len, int *err)
@@ -126,8 +155,8 @@ void *x86_host_ptr_rw(struct x86_cpu *cpu, uint64_t la, unsigned len, int *err)
 	uint8_t *h;
 
 	*err = 0;
-	if ((la & (len - 1)) || (la & 0xfff) + len > 0x1000)
-		return NULL;
+	if ((la & (len - 1)) || (la & 0xfff) + len > 0x1000 || noncanonical(cpu, la, len))
+		return NULL; /* the plain path reports the fault */
 	h = x86_tlb_fill(cpu, la, X86_ACC_WRITE, &pa);
 	return h;
 }
@@ -194,7 +223,7 @@ int x86_rmw_read(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw 
 		}
 	}
 	*v = 0;
-	return x86_read_lin(cpu, r->la, v, size);
+	return x86_ss_fault(cpu, in->seg, x86_read_lin(cpu, r->la, v, size));
 }
 
 int x86_rmw_write(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw *r,
@@ -207,7 +236,7 @@ int x86_rmw_write(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_rmw
 		return 0;
 	}
 	if (!r->host)
-		return x86_write_lin(cpu, r->la, &v, in->opsize);
+		return x86_ss_fault(cpu, in->seg, x86_write_lin(cpu, r->la, &v, in->opsize));
 	switch (in->opsize) {
 	case 1: {
 		uint8_t o = old;

@@ -464,7 +464,18 @@ int x87_exec(struct fpu_ctx *c, const struct fpu_insn *in)
 	fl = 0x2 | (*c->rflags & (RF_CF | RF_PF | RF_ZF));
 	host_run(fs, idx, buf, uses_flags(op, in->modrm, mem) ? &fl : NULL, &after);
 
-	if (store && !(after.fsw & ~after.fcw & (FSW_IE | FSW_DE | FSW_ZE | FSW_OE | FSW_UE))) {
+	if (store) {
+		/* An unmasked IE/DE/OE/UE raised by this instruction (waiting
+		 * stores start with none pending; FNSTCW/FNSTSW never suppress)
+		 * suppresses the store, but the hardware
+		 * still checks the destination first: a page fault wins over the
+		 * deferred #MF. Rewriting the old bytes gives the same faults. */
+		if (!control &&
+		    (after.fsw & ~after.fcw & (FSW_IE | FSW_DE | FSW_ZE | FSW_OE | FSW_UE))) {
+			rc = c->read(c->opaque, in->addr, buf, size);
+			if (rc)
+				return rc;
+		}
 		rc = c->write(c->opaque, in->addr, buf, size);
 		if (rc)
 			return rc;
