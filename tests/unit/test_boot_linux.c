@@ -262,7 +262,7 @@ static void check_kernel_in_memory(void)
 static void test_decompress_gzip(void **state)
 {
 	struct x86_boot_state bs;
-	uint8_t initrd[10000], back[10000];
+	uint8_t initrd[10000], back[KMEMSZ - KFILESZ];
 	size_t len;
 	uint8_t *img = make_default(comp_gzip, &len);
 	char cmd[64];
@@ -305,7 +305,7 @@ static void test_decompress_gzip(void **state)
 	assert_true(rd + sizeof(initrd) <= RAM);
 	assert_true(rd + sizeof(initrd) > RAM - 4096);
 	assert_true(rd >= KADDR + KMEMSZ);
-	assert_int_equal(gmem_read(&gm, rd, back, sizeof(back)), 0);
+	assert_int_equal(gmem_read(&gm, rd, back, sizeof(initrd)), 0);
 	assert_memory_equal(back, initrd, sizeof(initrd));
 	free(img);
 }
