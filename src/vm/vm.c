@@ -387,23 +387,23 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 
 	rc = accel_select(cfg->accel, &m->accel, err, err_len);
 	if (rc)
-		goto fail_early;
+		goto fail;
 	vm->evfd = eventfd(0, EFD_CLOEXEC);
 	if (vm->evfd < 0) {
 		rc = -errno;
 		snprintf(err, err_len, "eventfd: %s", strerror(errno));
-		goto fail_early;
+		goto fail;
 	}
 	rc = gmem_init_x86(&m->mem, cfg->mem_mib << 20, LAYOUT_MMIO_HOLE);
 	if (rc) {
 		snprintf(err, err_len, "allocating %llu MiB of guest memory: %s",
 			 (unsigned long long)cfg->mem_mib, strerror(-rc));
-		goto fail_early;
+		goto fail;
 	}
 	if ((rc = iobus_init(&m->pio, "pio")) || (rc = iobus_init(&m->mmio, "mmio")) ||
 	    (rc = irq_router_init(&m->irq))) {
 		snprintf(err, err_len, "machine set-up: %s", strerror(-rc));
-		goto fail_early;
+		goto fail;
 	}
 	rc = vm_engine_init(vm, err, err_len);
 	if (rc)
@@ -420,9 +420,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->boots = 1;
 	*out = vm;
 	return 0;
-fail_early:
-	/* Nothing below the failing step exists; vm_destroy copes with zeroed parts. */
 fail:
+	/* Parts not yet built are zeroed or at their sentinels; vm_destroy copes. */
 	vm_destroy(vm);
 	return rc;
 }
