@@ -433,6 +433,8 @@ static void mem_operand(struct cd_rng *r, struct cd_case *c, struct enc *e, uint
 
 			if (m->a32)
 				bv = (bv & 0xffffffffull) | (cd_rng_next(r) << 32);
+			else if (cd_rng_below(r, 64) == 0)
+				bv ^= 1ull << 62; /* non-canonical: #GP(0) (#SS(0) with RSP/RBP) */
 			set_gpr(c, e, base, bv);
 		}
 	}
@@ -512,6 +514,8 @@ bool cd_emit(struct cd_rng *r, unsigned ti, struct cd_case *c, bool in_seq)
 		set_gpr(c, &e, 4, CD_STACK_BASE + 0x800 + (cd_rng_below(r, 0x400) & ~7u) - 0x200 +
 					  (cd_rng_below(r, 16) == 0 ? 4 : 0));
 		set_gpr(c, &e, 5, CD_STACK_BASE + 0x800 + (cd_rng_below(r, 0x400) & ~7u) - 0x200);
+		if (cd_rng_below(r, 32) == 0)
+			c->in.gpr[cd_rng_below(r, 2) ? 4 : 5] ^= 1ull << 61; /* non-canonical: #SS(0) */
 	}
 	if (op == 0x9d && t->map == 0) {
 		/* POPF: a value without AC (alignment checks) and TF (single-step). */
