@@ -139,68 +139,64 @@ static void iobus_log_drop(const struct iobus *bus, uint64_t addr, unsigned size
 			write ? "write" : "read", size, (unsigned long long)addr);
 }
 
-bool iobus_read(struct iobus *bus, uint64_t addr, unsigned size, uint64_t *value)
+/*
+ * Perform one access under the bus lock: the whole rule set lives here.
+ * Returns true when a device claimed addr; *done says whether the access
+ * reached the device (otherwise it was dropped by the rules).
+ */
+static bool iobus_access(struct iobus *bus, uint64_t addr, unsigned size, uint64_t *value,
+			 bool write, bool *done)
 {
 	const struct iobus_range *r;
 	uint64_t off, v = 0;
 	unsigned w;
-	bool claimed = false;
 
-	*value = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
-	pthread_rwlock_rdlock(&bus->lock);
+	*done = false;
 	r = iobus_find(bus, addr);
 	if (!r)
-		goto out;
-	claimed = true;
+		return false;
 	off = addr - r->base;
 	/* The access must lie wholly in the device's range. */
 	if (size > r->len || off > r->len - size)
-		goto out;
+		return true;
 	w = iobus_access_width(r->ops, off, size);
 	if (!w)
-		goto out;
-	for (unsigned done = 0; done < size; done += w) {
-		uint64_t part = r->ops->read(r->opaque, off + done, w);
-		if (w < 8)
-			part &= (1ull << (w * 8)) - 1;
-		v |= part << (done * 8);
+		return true;
+	for (unsigned pos = 0; pos < size; pos += w) {
+		uint64_t mask = w < 8 ? (1ull << (w * 8)) - 1 : ~0ull;
+		if (write)
+			r->ops->write(r->opaque, off + pos, w, (*value >> (pos * 8)) & mask);
+		else
+			v |= (r->ops->read(r->opaque, off + pos, w) & mask) << (pos * 8);
 	}
-	*value = v;
-	pthread_rwlock_unlock(&bus->lock);
+	if (!write)
+		*value = v;
+	*done = true;
 	return true;
-out:
+}
+
+bool iobus_read(struct iobus *bus, uint64_t addr, unsigned size, uint64_t *value)
+{
+	bool claimed, done;
+
+	*value = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+	pthread_rwlock_rdlock(&bus->lock);
+	claimed = iobus_access(bus, addr, size, value, false, &done);
 	pthread_rwlock_unlock(&bus->lock);
-	iobus_log_drop(bus, addr, size, false);
+	if (!done)
+		iobus_log_drop(bus, addr, size, false);
 	return claimed;
 }
 
 bool iobus_write(struct iobus *bus, uint64_t addr, unsigned size, uint64_t value)
 {
-	const struct iobus_range *r;
-	uint64_t off;
-	unsigned w;
-	bool claimed = false;
+	bool claimed, done;
 
 	pthread_rwlock_rdlock(&bus->lock);
-	r = iobus_find(bus, addr);
-	if (!r)
-		goto out;
-	claimed = true;
-	off = addr - r->base;
-	if (size > r->len || off > r->len - size)
-		goto out;
-	w = iobus_access_width(r->ops, off, size);
-	if (!w)
-		goto out;
-	for (unsigned done = 0; done < size; done += w) {
-		uint64_t part = w < 8 ? (value >> (done * 8)) & ((1ull << (w * 8)) - 1) : value;
-		r->ops->write(r->opaque, off + done, w, part);
-	}
+	claimed = iobus_access(bus, addr, size, &value, true, &done);
 	pthread_rwlock_unlock(&bus->lock);
-	return true;
-out:
-	pthread_rwlock_unlock(&bus->lock);
-	iobus_log_drop(bus, addr, size, true);
+	if (!done)
+		iobus_log_drop(bus, addr, size, true);
 	return claimed;
 }
 
