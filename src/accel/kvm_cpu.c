@@ -19,6 +19,7 @@
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE  0x1a0
 #define MSR_IA32_CR_PAT	      0x277
+#define MSR_MTRR_DEF_TYPE     0x2ff
 #define MSR_STAR	      0xc0000081
 #define MSR_LSTAR	      0xc0000082
 #define MSR_CSTAR	      0xc0000083
@@ -27,6 +28,8 @@
 
 #define PAT_POWER_ON		0x0007040600070406ull
 #define MISC_ENABLE_FAST_STRING 1ull
+#define MTRR_DEF_TYPE_E		(1ull << 11)
+#define MTRR_TYPE_WB		6ull
 
 #define BIT(n) (1u << (n))
 
@@ -165,11 +168,17 @@ int kvm_msrs_init(struct accel_vcpu *v)
 	struct kvm_msrs *h = msr_hdr(&l);
 
 	memset(&l, 0, sizeof(l));
-	h->nmsrs = 2;
+	h->nmsrs = 3;
 	h->entries[0].index = MSR_IA32_MISC_ENABLE;
 	h->entries[0].data = MISC_ENABLE_FAST_STRING;
 	h->entries[1].index = MSR_IA32_CR_PAT;
 	h->entries[1].data = PAT_POWER_ON;
+	/*
+	 * MTRRs enabled with write-back as the default type, as firmware leaves
+	 * them: with MTRRs announced but disabled, Linux would map RAM uncached.
+	 */
+	h->entries[2].index = MSR_MTRR_DEF_TYPE;
+	h->entries[2].data = MTRR_DEF_TYPE_E | MTRR_TYPE_WB;
 	/* Not fatal: a host may not offer MISC_ENABLE; Linux copes. */
 	if (set_msrs(v, &l))
 		log_debug("kvm: initial MSRs not all accepted");

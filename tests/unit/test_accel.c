@@ -13,6 +13,7 @@
 #include "arch/x86/layout.h"
 #include "vm/machine.h"
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
@@ -270,6 +271,17 @@ static void test_kvm_live(void **state)
 	assert_int_equal(back.kernel_gs_base, 0x12345000ull);
 	assert_int_equal(back.sysenter_cs, 0x10);
 	assert_int_equal(back.pat, 0x0007040600070406ull);
+
+	/* The start-up MTRR default type: enabled, write-back. */
+	_Alignas(struct kvm_msrs)
+	    uint8_t mbuf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	struct kvm_msrs *mtrr = (struct kvm_msrs *)mbuf;
+
+	memset(mbuf, 0, sizeof(mbuf));
+	mtrr->nmsrs = 1;
+	mtrr->entries[0].index = 0x2ff;
+	assert_int_equal(ioctl(v0->fd, KVM_GET_MSRS, mtrr), 1);
+	assert_int_equal(mtrr->entries[0].data, 0x806);
 
 	/* A kick before the run is not lost: the run returns INTR at once, then runs again. */
 	accel_kvm_ops.vcpu_kick(v0);
