@@ -39,7 +39,12 @@ static int64_t run(struct disk *d, enum disk_op op, uint64_t off, uint64_t len, 
 		   size_t buflen)
 {
 	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-	struct iovec iov[2] = { { buf, buflen / 2 }, { (uint8_t *)buf + buflen / 2, buflen - buflen / 2 } };
+	struct iovec iov[2] = { { 0 } };
+
+	if (buf) {
+		iov[0] = (struct iovec){ buf, buflen / 2 };
+		iov[1] = (struct iovec){ (uint8_t *)buf + buflen / 2, buflen - buflen / 2 };
+	}
 	struct disk_req r = { .op = op, .offset = off, .len = len, .iov = iov,
 			      .niov = buf ? 2 : 0, .done = on_done, .opaque = &w };
 

@@ -270,10 +270,10 @@ static void test_pfn_outside_ram_refused(void **state)
 static void test_malformed_pfn_lists(void **state)
 {
 	struct rig *r = *state;
-	uint32_t pfn = 0x50;
+	uint32_t pfn[2] = { 0x50, 0x51 };
 
 	bring_up(r, 0, 2);
-	struct d odd[1] = { { put(r, &pfn, 6), 6, false } };
+	struct d odd[1] = { { put(r, pfn, 6), 6, false } };
 	post(r, 0, odd, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_int_equal(r->config_irqs, 1);
@@ -283,7 +283,7 @@ static void test_malformed_pfn_lists(void **state)
 	for (int i = 0; i < 4; i++)
 		ring_init(&r->q[i], i);
 	bring_up(r, 0, 2);
-	struct d wr[1] = { { put(r, &pfn, 4), 4, true } };
+	struct d wr[1] = { { put(r, pfn, 4), 4, true } };
 	post(r, 1, wr, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
