@@ -165,6 +165,8 @@ struct cd_result {
 #define T_BIG      (1ull << 37)  /* 512-byte memory operand */
 #define T_FXIMG    (1ull << 38)  /* memory holds a valid FXSAVE image */
 #define T_EXT03    (1ull << 39)  /* ModRM.reg 0-3 only (prefetch hints) */
+#define T_MOFFS    (1ull << 40)  /* A0-A3: an absolute address (8 bytes, 4 with 67) */
+#define T_EXT05    (1ull << 41)  /* ModRM.reg 0-5 (MOV r/m, Sreg) */
 
 
 struct cd_template {

@@ -584,6 +584,8 @@ bool cd_emit(struct cd_rng *r, unsigned ti, struct cd_case *c, bool in_seq)
 	}
 	if (f & T_EXT03)
 		ext = (int)cd_rng_below(r, 4);
+	if (f & T_EXT05)
+		ext = (int)cd_rng_below(r, 6);
 	u->reads = template_reads(t, cc);
 
 	/* Legacy prefixes. */
@@ -705,6 +707,21 @@ bool cd_emit(struct cd_rng *r, unsigned ti, struct cd_case *c, bool in_seq)
 		bn(&e, imm_value(r, imm_bytes), imm_bytes);
 	}
 	(void)imm_bytes;
+	if (f & T_MOFFS) {
+		/* absolute address, 64-bit unless 67 makes it 32 (only singles) */
+		bool a32 = !in_seq && cd_rng_below(r, 4) == 0;
+		uint64_t a = CD_DATA_BASE + mem_offset(r, f);
+
+		if (a32) {
+			memmove(e.b + 1, e.b, e.n);
+			e.b[0] = 0x67;
+			e.n++;
+			bn(&e, a, 4);
+		} else {
+			bn(&e, a, 8);
+		}
+		u->mem_target = a;
+	}
 	if (f & T_REL8) {
 		b8(&e, 3);
 	} else if (f & T_REL32) {

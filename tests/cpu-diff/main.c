@@ -356,7 +356,7 @@ static void print_report(struct ctx *x)
 		unsigned shown = 0;
 
 		if (!x->fam_allowed[f]) {
-			if (x->fam_known[f])
+			if (x->fam_known[f] && !x->filter)
 				printf("%-12s %9s %9s %9s %9s %8s  skipped (known failure: %s)\n",
 				       cd_family_name(f), "-", "-", "-", "-", "-", x->known_reason[f]);
 			continue;
