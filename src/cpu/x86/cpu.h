@@ -119,6 +119,17 @@ struct x86_mem_ops {
 	int (*mmio_write)(void *opaque, uint64_t gpa, const void *buf, unsigned size);
 	int (*pio_in)(void *opaque, uint16_t port, void *buf, unsigned size);
 	int (*pio_out)(void *opaque, uint16_t port, const void *buf, unsigned size);
+	/*
+	 * Optional (part 2, msr.c): MSRs the CPU forwards to the embedder
+	 * (APIC_BASE 0x1b, TSC_DEADLINE 0x6e0, x2APIC 0x800-0x8ff); nonzero
+	 * return = #GP(0). NULL: APIC_BASE uses cpu->apic_base, the others #GP.
+	 * cr8_read/cr8_write: CR8 is TPR[7:4] of the local APIC; NULL uses
+	 * cpu->cr8.
+	 */
+	int (*msr_read)(void *opaque, uint32_t msr, uint64_t *v);
+	int (*msr_write)(void *opaque, uint32_t msr, uint64_t v);
+	uint8_t (*cr8_read)(void *opaque);
+	void (*cr8_write)(void *opaque, uint8_t v);
 };
 
 /* Why x86_run() returned. */
@@ -129,7 +140,8 @@ enum x86_stop {
 	X86_STOP_EXCEPTION, /* cpu->exc_*; RIP at the faulting instruction */
 	X86_STOP_REQUEST,   /* x86_request_stop() was called */
 	X86_STOP_MEM_ERROR, /* an MMIO/port callback failed (or no MMIO handler) */
-	X86_STOP_SHUTDOWN,  /* reserved for part 2 (triple fault) */
+	X86_STOP_SHUTDOWN,  /* triple fault (only with deliver_exceptions) */
+	X86_STOP_IRQ,       /* irq_pending set and interrupts enabled (block boundary) */
 };
 
 /* Exception vectors. */
@@ -172,7 +184,14 @@ struct x86_cpu {
 	uint8_t ss32;      /* stack pointer width 2/4/8 (bytes) */
 	uint8_t cpl;
 	uint8_t smc;       /* set when the current block may be stale */
-	uint32_t stop_req; /* atomic; x86_request_stop() */
+	/* One load per block checks both flags (x86_run). */
+	union {
+		struct {
+			uint32_t stop_req;    /* atomic; x86_request_stop() */
+			uint32_t irq_pending; /* atomic; embedder: see x86_set_irq_pending() */
+		};
+		uint64_t stop_any;
+	};
 
 	struct x86_tlb_entry tlb[X86_ACC_NR][X86_TLB_SIZE];
 
@@ -207,6 +226,16 @@ struct x86_cpu {
 	struct x86_code_cache *cc;
 	/* Host TSC at RDTSC = host rdtsc + tsc_offset unless tsc_fn is set. */
 	uint64_t (*tsc_fn)(void *opaque);
+
+	/* --- part 2: system architecture (paging.c, interrupt.c, msr.c) --- */
+	bool deliver_exceptions; /* deliver through the IDT; false: x86_run returns them */
+	uint8_t implicit_sv;     /* descriptor/IDT/TSS/stack-switch access: supervisor */
+	uint8_t tlb_user;        /* TLB filled at CPL 3 (flushed when this changes) */
+	uint8_t nmi_blocked;     /* an NMI handler runs until IRET */
+	uint32_t apic_id;        /* CPUID.1:EBX[31:24] and leaf 0xB (embedder sets) */
+	uint64_t shadow_icount;  /* STI shadow: interrupts blocked while icount + 1 == this */
+	uint64_t exc_addr;       /* #PF linear address (CR2 when delivered) */
+	uint8_t tlb_flags[X86_ACC_NR][X86_TLB_SIZE]; /* X86_TLBF_* per entry */
 };
 
 /* Execution modes (cpu->mode). */
@@ -240,6 +269,26 @@ void x86_flush_code(struct x86_cpu *cpu);
 /* Guest-physical range written by something other than this CPU (DMA, the
  * VMM, another vCPU): drop the blocks decoded from it. */
 void x86_invalidate_phys(struct x86_cpu *cpu, uint64_t gpa, uint64_t len);
+
+/*
+ * Part 2: interrupts. x86_interrupts_enabled(): RFLAGS.IF=1 and no STI
+ * shadow. x86_inject_interrupt() delivers an external interrupt now (call
+ * between x86_run() calls, normally after X86_STOP_IRQ or X86_STOP_HLT);
+ * x86_inject_nmi() likewise (-EBUSY while an NMI handler runs). Both return
+ * 0, X86_STOP_SHUTDOWN (triple fault) or X86_STOP_MEM_ERROR.
+ * x86_set_irq_pending(): while set, x86_run() returns X86_STOP_IRQ at the
+ * first block boundary where interrupts are enabled; the embedder clears it
+ * when the interrupt controller has nothing left. Any thread may call it.
+ */
+bool x86_interrupts_enabled(const struct x86_cpu *cpu);
+int x86_inject_interrupt(struct x86_cpu *cpu, uint8_t vector);
+int x86_inject_nmi(struct x86_cpu *cpu);
+static inline void x86_set_irq_pending(struct x86_cpu *cpu, bool pending)
+{
+	__atomic_store_n(&cpu->irq_pending, pending ? 1u : 0u, __ATOMIC_RELEASE);
+}
+/* Current TSC as RDTSC sees it (tsc_fn or host TSC, plus tsc_offset). */
+uint64_t x86_tsc_now(struct x86_cpu *cpu);
 
 /* Statistics for benchmarks and tests. */
 struct x86_cpu_stats {

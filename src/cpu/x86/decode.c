@@ -15,6 +15,7 @@
 #include "cpu/x86/fpu/fpu.h"
 
 int x86_h_fpu(struct x86_cpu *cpu, const struct x86_insn *in);
+x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in);
 
 static const struct x86_optable *const tables[] = {
 	&x86_tab_alu, &x86_tab_shift, &x86_tab_muldiv, &x86_tab_bit, &x86_tab_string,
@@ -368,5 +369,11 @@ opcode:
 		pfx |= X86_P_END;
 	in->pfx = pfx;
 	in->len = pos;
+	if (d != &fd) {
+		x86_handler fast = x86_fast_handler(cpu, in);
+
+		if (fast)
+			in->h = fast;
+	}
 	return pos;
 }

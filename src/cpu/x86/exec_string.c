@@ -97,6 +97,10 @@ static int h_string(struct x86_cpu *cpu, const struct x86_insn *in)
 	uint64_t c;
 	int rc;
 
+	/* INS/OUTS: CPL > IOPL is #GP(0) (no TSS I/O bitmap in part 1). */
+	if ((kind == INS || kind == OUTS) && cpu->mode != X86_MODE_REAL16 &&
+	    cpu->cpl > ((cpu->rflags >> 12) & 3))
+		return x86_gp0(cpu);
 	if (!(in->pfx & (X86_P_REP | X86_P_REPNE)))
 		return one(cpu, in, kind, step);
 	for (i = 0; i < CHUNK; i++) {

@@ -109,6 +109,17 @@ uint32_t sse_host_op(unsigned op, unsigned imm, union xmm_reg *dst, const union 
 	memcpy(&d, dst, 16);
 	memcpy(&s, src, 16);
 	uint32_t out = fn(&d, &s, host_csr(mxcsr));
+
+	/* Masked, underflow is flagged only for tiny AND inexact results;
+	 * unmasked, for every tiny result. The host must run masked, so when
+	 * the guest unmasks UE, tininess is found by a second run with FTZ,
+	 * which flags UE for every tiny result. */
+	if (!(mxcsr & 0x0800) && !(out & 0x10)) {
+		__m128i d2;
+
+		memcpy(&d2, dst, 16);
+		out |= fn(&d2, &s, host_csr(mxcsr) | MXCSR_FTZ) & 0x10;
+	}
 	memcpy(dst, &d, 16);
 	return out & MXCSR_FLAGS;
 }

@@ -86,7 +86,13 @@ static int exec_int(struct fpu_ctx *c, const struct fpu_insn *in, unsigned map)
 		rc = check_mmx(c);
 		if (rc)
 			return rc;
-		rc = msrc(c, in, &s);
+		/* MMX PUNPCKL* read only 32 bits of memory. */
+		if (map == FPU_MAP_0F && in->op >= 0x60 && in->op <= 0x62 && !modrm_is_reg(in)) {
+			s = 0;
+			rc = mread(c, in, &s, 4, false);
+		} else {
+			rc = msrc(c, in, &s);
+		}
 		if (rc)
 			return rc;
 		mmx_enter(fs);

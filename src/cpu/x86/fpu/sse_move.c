@@ -215,6 +215,10 @@ static int exec_cvt(struct fpu_ctx *c, const struct fpu_insn *in)
 			return rc;
 		fl = sse_host_op(in->pfx == P_66 ? SF_CVTDQ2PD : SF_CVTDQ2PS, 0, &t, &s,
 				 fs->mxcsr);
+		/* Only a register source switches to MMX, and it does so even
+		 * when the conversion then raises #XM (as observed on the host). */
+		if (mmreg)
+			mmx_enter(fs);
 		rc = mx_flags(c, fl);
 		if (rc)
 			return rc;
@@ -222,8 +226,6 @@ static int exec_cvt(struct fpu_ctx *c, const struct fpu_insn *in)
 			fs->xmm[modrm_reg(in)] = t;
 		else
 			fs->xmm[modrm_reg(in)].q[0] = t.q[0];
-		if (mmreg) /* only a register source switches to MMX */
-			mmx_enter(fs);
 		return 0;
 	}
 	/* CVT(T)PS2PI mm, xmm/m64 and CVT(T)PD2PI mm, xmm/m128 */
@@ -236,10 +238,10 @@ static int exec_cvt(struct fpu_ctx *c, const struct fpu_insn *in)
 		s.q[1] = 0;
 	fl = sse_host_op(pd ? (trunc ? SF_CVTTPD2DQ : SF_CVTPD2DQ)
 			    : (trunc ? SF_CVTTPS2DQ : SF_CVTPS2DQ), 0, &t, &s, fs->mxcsr);
+	mmx_enter(fs); /* before a possible #XM, as the host does */
 	rc = mx_flags(c, fl);
 	if (rc)
 		return rc;
-	mmx_enter(fs);
 	mmx_set(fs, in->modrm >> 3, t.q[0]);
 	return 0;
 }
@@ -274,7 +276,9 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 	struct x86_fpu_state *fs = c->fs;
 	unsigned g = (in->modrm >> 3) & 7;
 	uint8_t img[512] __attribute__((aligned(16)));
-	unsigned len = c->mode64 ? 464 : 288; /* XMM8-15 exist in 64-bit mode */
+	/* Bytes 416-511 are left alone (the host's FXSAVE does not write
+	 * 416-463 either); XMM8-15 exist only in 64-bit mode. */
+	unsigned len = c->mode64 ? 416 : 288;
 	uint32_t v;
 	int rc;
 
@@ -463,6 +467,8 @@ int sse_exec_other(struct fpu_ctx *c, const struct fpu_insn *in)
 			mmx_set(fs, in->modrm, q);
 		return 0;
 	case 0x77: /* EMMS */
+		if (in->pfx != P_NONE)
+			return FPU_EXC_UD;
 		if ((rc = check_mmx(c)))
 			return rc;
 		fs->ftw = 0;

@@ -1,0 +1,286 @@
+/*
+ * Specialised handlers for the most frequent encodings (register operands of
+ * 32/64 bits, simple loads/stores, LEA, shifts by an immediate), chosen by
+ * the decoder after the generic decode via x86_fast_handler(). Each has the
+ * semantics of the generic handler it replaces; no size switches at run time.
+ */
+#include "cpu/x86/insn.h"
+
+/* The generator macros emit a few variants that are not all wired up. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+
+enum { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP };
+
+#define ALU_RR(name, size, T, OPEXPR, LF, WRITE)                                                \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->rm], s = (T)cpu->gpr[in->reg], r;                   \
+		OPEXPR;                                                                          \
+		x86_lazy(cpu, LF, size, d, s, r);                                                \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->rm] = (T)r;                                                 \
+		return 0;                                                                        \
+	}                                                                                        \
+	static int name##_i(struct x86_cpu *cpu, const struct x86_insn *in)                     \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->rm], s = (T)in->imm, r;                             \
+		OPEXPR;                                                                          \
+		x86_lazy(cpu, LF, size, d, s, r);                                                \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->rm] = (T)r;                                                 \
+		return 0;                                                                        \
+	}
+
+#define BOTH(op, OPEXPR, LF, WRITE)                                                             \
+	ALU_RR(f_##op##_64, 8, uint64_t, OPEXPR, LF, WRITE)                                      \
+	ALU_RR(f_##op##_32, 4, uint32_t, OPEXPR, LF, WRITE)
+
+BOTH(add, r = d + s, X86_LF_ADD, 1)
+BOTH(or, r = d | s, X86_LF_LOGIC, 1)
+BOTH(adc, r = d + s + x86_get_cf(cpu), X86_LF_ADC, 1)
+BOTH(sbb, r = d - s - x86_get_cf(cpu), X86_LF_SBB, 1)
+BOTH(and, r = d & s, X86_LF_LOGIC, 1)
+BOTH(sub, r = d - s, X86_LF_SUB, 1)
+BOTH(xor, r = d ^ s, X86_LF_LOGIC, 1)
+BOTH(cmp, r = d - s, X86_LF_SUB, 0)
+BOTH(test, r = d & s, X86_LF_LOGIC, 0)
+
+static const x86_handler alu_rr[2][8] = {
+	{ f_add_32, f_or_32, f_adc_32, f_sbb_32, f_and_32, f_sub_32, f_xor_32, f_cmp_32 },
+	{ f_add_64, f_or_64, f_adc_64, f_sbb_64, f_and_64, f_sub_64, f_xor_64, f_cmp_64 },
+};
+static const x86_handler alu_ri[2][8] = {
+	{ f_add_32_i, f_or_32_i, f_adc_32_i, f_sbb_32_i, f_and_32_i, f_sub_32_i, f_xor_32_i,
+	  f_cmp_32_i },
+	{ f_add_64_i, f_or_64_i, f_adc_64_i, f_sbb_64_i, f_and_64_i, f_sub_64_i, f_xor_64_i,
+	  f_cmp_64_i },
+};
+
+/* "op reg, r/m" with a register r/m: swap roles through a shadow decode is
+ * not possible (const insn), so these read reg as destination. */
+#define ALU_RR_REV(name, size, T, OPEXPR, LF, WRITE)                                            \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->reg], s = (T)cpu->gpr[in->rm], r;                   \
+		OPEXPR;                                                                          \
+		x86_lazy(cpu, LF, size, d, s, r);                                                \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->reg] = (T)r;                                                \
+		return 0;                                                                        \
+	}
+#define BOTHR(op, OPEXPR, LF, WRITE)                                                            \
+	ALU_RR_REV(g_##op##_64, 8, uint64_t, OPEXPR, LF, WRITE)                                  \
+	ALU_RR_REV(g_##op##_32, 4, uint32_t, OPEXPR, LF, WRITE)
+BOTHR(add, r = d + s, X86_LF_ADD, 1)
+BOTHR(or, r = d | s, X86_LF_LOGIC, 1)
+BOTHR(adc, r = d + s + x86_get_cf(cpu), X86_LF_ADC, 1)
+BOTHR(sbb, r = d - s - x86_get_cf(cpu), X86_LF_SBB, 1)
+BOTHR(and, r = d & s, X86_LF_LOGIC, 1)
+BOTHR(sub, r = d - s, X86_LF_SUB, 1)
+BOTHR(xor, r = d ^ s, X86_LF_LOGIC, 1)
+BOTHR(cmp, r = d - s, X86_LF_SUB, 0)
+static const x86_handler alu_rr_rev[2][8] = {
+	{ g_add_32, g_or_32, g_adc_32, g_sbb_32, g_and_32, g_sub_32, g_xor_32, g_cmp_32 },
+	{ g_add_64, g_or_64, g_adc_64, g_sbb_64, g_and_64, g_sub_64, g_xor_64, g_cmp_64 },
+};
+
+static int f_mov_rr_64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->rm] = cpu->gpr[in->reg];
+	return 0;
+}
+
+static int f_mov_rr_32(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->rm] = (uint32_t)cpu->gpr[in->reg];
+	return 0;
+}
+
+static int f_mov_rrr_64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = cpu->gpr[in->rm];
+	return 0;
+}
+
+static int f_mov_rrr_32(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = (uint32_t)cpu->gpr[in->rm];
+	return 0;
+}
+
+static int f_mov_ri(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = in->imm; /* decoder pre-masks 32-bit immediates */
+	return 0;
+}
+
+static int f_mov_rmi(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->rm] = in->imm;
+	return 0;
+}
+
+#define LDST(size, T)                                                                          \
+	static int f_load_##size(struct x86_cpu *cpu, const struct x86_insn *in)                \
+	{                                                                                        \
+		T v;                                                                             \
+		int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &v, sizeof(T));             \
+		if (unlikely(rc))                                                                \
+			return rc;                                                               \
+		cpu->gpr[in->reg] = v;                                                           \
+		return 0;                                                                        \
+	}                                                                                        \
+	static int f_store_##size(struct x86_cpu *cpu, const struct x86_insn *in)               \
+	{                                                                                        \
+		T v = (T)cpu->gpr[in->reg];                                                      \
+		return x86_write_mem(cpu, in->seg, x86_ea(cpu, in), &v, sizeof(T));              \
+	}
+LDST(64, uint64_t)
+LDST(32, uint32_t)
+
+static int f_lea(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t a = (uint64_t)(int64_t)in->disp;
+
+	if (in->base != X86_NOREG)
+		a += in->base == X86_REG_RIP ? cpu->rip : cpu->gpr[in->base];
+	if (in->index != X86_NOREG)
+		a += cpu->gpr[in->index] << in->scale;
+	cpu->gpr[in->reg] = in->opsize == 4 ? (uint32_t)a : a;
+	return 0;
+}
+
+#define INCDEC(name, T, size, DELTA, LF)                                                        \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->rm], r = (T)(d DELTA);                              \
+		bool cf = x86_get_cf(cpu);                                                       \
+		cpu->rflags = (cpu->rflags & ~(uint64_t)X86_CF) | cf;                            \
+		cpu->gpr[in->rm] = r;                                                            \
+		x86_lazy(cpu, LF, size, d, 1, r);                                                \
+		return 0;                                                                        \
+	}
+INCDEC(f_inc_64, uint64_t, 8, +1, X86_LF_INC)
+INCDEC(f_inc_32, uint32_t, 4, +1, X86_LF_INC)
+INCDEC(f_dec_64, uint64_t, 8, -1, X86_LF_DEC)
+INCDEC(f_dec_32, uint32_t, 4, -1, X86_LF_DEC)
+
+/* Jcc with the common condition shapes inline. */
+static int f_jcc(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	unsigned op = cpu->lf_op, cc = in->aux;
+	bool t;
+
+	if ((cc & ~1u) == 4 && op != X86_LF_NONE) {
+		/* JZ/JNZ: ZF is "result is zero" for every lazy operation. */
+		t = (cpu->lf_res & x86_mask(1u << (op & 3))) == 0;
+		t ^= cc & 1;
+	} else {
+		t = x86_cond(cpu, cc);
+	}
+	if (t)
+		cpu->rip += in->imm;
+	return 0;
+}
+
+/* Shifts of a 32/64-bit register by an immediate (count already masked
+ * non-zero at decode): SHL SHR SAR with eager flags. */
+#define SHIFTI(name, T, size, BODY)                                                             \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		typedef T TT __attribute__((unused));                                            \
+		const unsigned SZ __attribute__((unused)) = size, bits = size * 8, c = (unsigned)in->imm;                \
+		uint64_t d = (T)cpu->gpr[in->rm], r;                                             \
+		uint32_t f;                                                                      \
+		BODY;                                                                            \
+		cpu->gpr[in->rm] = (T)r;                                                         \
+		f |= x86_szp(r, size);                                                           \
+		x86_flags_set(cpu, X86_STATUS_FLAGS, f);                                         \
+		return 0;                                                                        \
+	}
+#define SHL_BODY                                                                               \
+	r = (TT)(d << c);                                                                         \
+	f = ((d >> (bits - c)) & 1) ? X86_CF : 0;                                               \
+	f |= ((((r >> (bits - 1)) & 1) ^ !!(f & X86_CF))) ? X86_OF : 0
+#define SHR_BODY                                                                               \
+	r = d >> c;                                                                              \
+	f = ((d >> (c - 1)) & 1) ? X86_CF : 0;                                                  \
+	f |= ((d >> (bits - 1)) & 1) ? X86_OF : 0
+#define SAR_BODY                                                                               \
+	int64_t sd = x86_sext(d, SZ);                                                          \
+	r = (TT)(sd >> c);                                                                        \
+	f = ((sd >> (c - 1)) & 1) ? X86_CF : 0
+SHIFTI(f_shl_64, uint64_t, 8, SHL_BODY)
+SHIFTI(f_shl_32, uint32_t, 4, SHL_BODY)
+SHIFTI(f_shr_64, uint64_t, 8, SHR_BODY)
+SHIFTI(f_shr_32, uint32_t, 4, SHR_BODY)
+SHIFTI(f_sar_64, uint64_t, 8, SAR_BODY)
+SHIFTI(f_sar_32, uint32_t, 4, SAR_BODY)
+
+x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in);
+x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
+{
+	unsigned w = in->opsize == 8, op = in->op;
+	bool sz = in->opsize == 8 || in->opsize == 4;
+	bool reg = in->mod == 3, lock = in->pfx & X86_P_LOCK;
+
+	if (!sz || lock)
+		return NULL;
+	if (in->map == X86_MAP_1B) {
+		if (op < 0x40 && (op & 7) == 1 && reg)
+			return alu_rr[w][op >> 3];
+		if (op < 0x40 && (op & 7) == 3 && reg)
+			return alu_rr_rev[w][op >> 3];
+		if ((op == 0x81 || op == 0x83) && reg) {
+			if (!w)
+				in->imm = (uint32_t)in->imm;
+			return alu_ri[w][(in->modrm >> 3) & 7];
+		}
+		if (op == 0x85 && reg)
+			return w ? f_test_64 : f_test_32;
+		if (op == 0xf7 && reg && ((in->modrm >> 3) & 7) == 0) {
+			if (!w)
+				in->imm = (uint32_t)in->imm;
+			return w ? f_test_64_i : f_test_32_i;
+		}
+		if (op == 0x89)
+			return reg ? (w ? f_mov_rr_64 : f_mov_rr_32) : (w ? f_store_64 : f_store_32);
+		if (op == 0x8b)
+			return reg ? (w ? f_mov_rrr_64 : f_mov_rrr_32) : (w ? f_load_64 : f_load_32);
+		if (op >= 0xb8 && op <= 0xbf) {
+			if (!w)
+				in->imm = (uint32_t)in->imm;
+			return f_mov_ri;
+		}
+		if (op == 0xc7 && reg) {
+			if (!w)
+				in->imm = (uint32_t)in->imm;
+			return f_mov_rmi;
+		}
+		if (op == 0x8d && in->adsize == 8)
+			return f_lea;
+		if (op == 0xff && reg && ((in->modrm >> 3) & 7) < 2)
+			return ((in->modrm >> 3) & 7) ? (w ? f_dec_64 : f_dec_32)
+						      : (w ? f_inc_64 : f_inc_32);
+		if (op == 0xc1 && reg) {
+			unsigned c = (unsigned)in->imm & (w ? 63 : 31), g = (in->modrm >> 3) & 7;
+
+			if (c == 0)
+				return NULL;
+			in->imm = c;
+			if (g == 4 || g == 6)
+				return w ? f_shl_64 : f_shl_32;
+			if (g == 5)
+				return w ? f_shr_64 : f_shr_32;
+			if (g == 7)
+				return w ? f_sar_64 : f_sar_32;
+		}
+		if (op >= 0x70 && op <= 0x7f && cpu->mode == X86_MODE_LONG64)
+			return f_jcc;
+	} else if (in->map == X86_MAP_0F) {
+		if (op >= 0x80 && op <= 0x8f && cpu->mode == X86_MODE_LONG64)
+			return f_jcc;
+	}
+	return NULL;
+}
