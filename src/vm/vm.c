@@ -243,7 +243,8 @@ static int vm_build_acpi(struct vm *vm, char *err, size_t err_len)
 	ac.serial = vm->uart != NULL;
 	ac.rtc = vm->rtc != NULL;
 	ac.i8042 = vm->i8042 != NULL;
-	ac.pic = true; /* KVM's in-kernel irqchip includes the 8259 pair */
+	/* KVM's in-kernel irqchip includes the 8259 pair; the emu platform has none. */
+	ac.pic = vm->m.accel == &accel_kvm_ops;
 	ac.fw_cfg = vm->fw_cfg != NULL;
 	ac.pci = vm->pci_host != NULL;
 	ac.power_button = vm->acpi_pm != NULL;
