@@ -92,7 +92,8 @@ static void chardev_signal_restore(int sig)
 
 static void chardev_register_cleanup(void)
 {
-	static const int sigs[] = { SIGTERM, SIGINT };
+	/* Every default-fatal signal a console session commonly meets. */
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE };
 	bool expected = false;
 
 	if (!atomic_compare_exchange_strong(&cleanup_registered, &expected, true))

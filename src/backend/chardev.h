@@ -56,7 +56,8 @@ void chardev_set_quit(struct chardev *cd, void (*on_quit)(void *), void *opaque)
 /*
  * Put every terminal a stdio chardev switched to raw mode back as it was.
  * Async-signal-safe; registered with atexit() and, when their disposition is
- * the default, as the SIGTERM/SIGINT handler when the first stdio chardev opens.
+ * the default, as the SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGPIPE handler (restore,
+ * then die of the signal as before) when the first stdio chardev opens.
  */
 void chardev_restore_terminals(void);
 /* The pty device ("/dev/pts/N") or unix socket path of a chardev, else NULL. */

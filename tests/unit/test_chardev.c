@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pty.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -340,6 +342,37 @@ static void test_stdio_pipe(void **state)
 	close(p[0]);
 }
 
+/* A SIGTERM while the terminal is raw restores it, and the process still dies of it. */
+static void test_stdio_signal_restores(void **state)
+{
+	struct termios t;
+	int master, slave, status;
+	pid_t pid;
+
+	assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct chardev *cd;
+		char why[128];
+
+		if (dup2(slave, STDIN_FILENO) < 0 ||
+		    chardev_open("stdio", &cd, why, sizeof(why)) != 0 ||
+		    tcgetattr(STDIN_FILENO, &t) != 0 || (t.c_lflag & ICANON))
+			_exit(3);
+		raise(SIGTERM);
+		_exit(4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+	assert_int_equal(tcgetattr(slave, &t), 0);
+	assert_int_not_equal(t.c_lflag & ICANON, 0);
+	assert_int_not_equal(t.c_lflag & ECHO, 0);
+	close(slave);
+	close(master);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_pty),
 		cmocka_unit_test(test_stdio_escapes),
 		cmocka_unit_test(test_stdio_pipe),
+		cmocka_unit_test(test_stdio_signal_restores),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
