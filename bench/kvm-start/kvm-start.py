@@ -4,6 +4,7 @@
 Timing runs (guest prints a line and leaves through isa-debug-exit), medians:
   first byte  time from spawning the VMM to the guest's first serial byte
   exit        time from spawning the VMM to its exit
+A third row runs petrel's software CPU (--accel emu) for reference.
 Memory runs (the same guest, built to halt after printing), medians:
   peak RSS    VmHWM of the VMM process 300 ms after the first serial byte
   guest RAM   guest memory touched: both VMMs back RAM with a memfd here, so
@@ -82,8 +83,8 @@ def measure(name, argv, argv_hang, expect_status):
     return r
 
 
-def petrel_argv(petrel, guest):
-    return [petrel, "run", "--accel", "kvm", "--mem", str(MEM_MIB), "--serial", "stdio",
+def petrel_argv(petrel, guest, accel="kvm"):
+    return [petrel, "run", "--accel", accel, "--mem", str(MEM_MIB), "--serial", "stdio",
             "--kernel", guest, "--kernel-format", "multiboot"]
 
 
@@ -105,6 +106,9 @@ def main():
     res = {
         "petrel": measure("petrel", petrel_argv(petrel, guest), petrel_argv(petrel, guest_hang), 1),
         "qemu-microvm": measure("qemu-microvm", qemu_argv(guest), qemu_argv(guest_hang), 1),
+        # For reference: the software CPU on the same guest (not part of the ratios).
+        "petrel-emu": measure("petrel-emu", petrel_argv(petrel, guest, "emu"),
+                              petrel_argv(petrel, guest_hang, "emu"), 1),
     }
     print(f"kvm-start: {RUNS} timing runs each, medians; guest RAM {MEM_MIB} MiB")
     print(f"{'':14}{'first byte':>12}{'exit':>10}{'peak RSS':>12}{'guest RAM':>12}{'overhead':>12}")
