@@ -218,6 +218,12 @@ const struct cd_template cd_templates[] = {
 	FIXF("stack", "push gs", T_STK, 0x0f, 0xa8),
 	FIXF("stack", "pushw fs", T_STK, 0x66, 0x0f, 0xa0),
 
+	/* Self-modifying code: a store patches the next instruction, which must
+	 * then run as patched (block invalidation on writes to code pages). */
+	FIXB("smc", "patch imm of next", 0, 0xc6, 0x05, 1, 0, 0, 0, 0x5a, 0xb0, 0x00),
+	FIXB("smc", "patch modrm of next", 0, 0xc6, 0x05, 2, 0, 0, 0, 0xc1, 0x48, 0xff, 0xc0),
+	FIXB("smc", "patch opcode of next", 0, 0xc6, 0x05, 0, 0, 0, 0, 0x90, 0xcc),
+
 	/* Privileged or I/O at CPL 3 with IOPL 0: #GP(0) on both sides. */
 	FIXB("priv", "cli", 0, 0xfa),
 	FIXB("priv", "sti", 0, 0xfb),
