@@ -197,11 +197,16 @@ void event_loop_destroy(struct event_loop *l)
 {
 	if (!l)
 		return;
+	if (event_loop_in_thread(l)) {
+		/* The thread cannot join itself; freeing under it would be a use after free. */
+		log_error("event loop: destroy called from its own thread, ignored");
+		return;
+	}
 	pthread_mutex_lock(&l->lock);
 	l->stopping = true;
 	pthread_mutex_unlock(&l->lock);
 	wake(l);
-	if (l->started && !event_loop_in_thread(l))
+	if (l->started)
 		pthread_join(l->thread, NULL);
 	while (l->handlers) {
 		struct handler *h = l->handlers;

@@ -22,7 +22,10 @@ typedef void (*event_loop_cb)(void *opaque);
 
 /* Create the loop and start its thread. */
 int event_loop_create(struct event_loop **out);
-/* Stop the thread (pending calls are run first) and free the loop. Idempotent on NULL. */
+/*
+ * Stop the thread (pending calls are run first) and free the loop. Idempotent on
+ * NULL; refused (logged) from the loop's own thread.
+ */
 void event_loop_destroy(struct event_loop *l);
 /*
  * The process-wide I/O thread, created on first use (NULL if that failed).
