@@ -59,7 +59,9 @@ static int pout(void *o, uint16_t port, const void *buf, unsigned size)
 	return 0;
 }
 
-static const struct x86_mem_ops ops = { page, mmio_rd, mmio_wr, pin, pout };
+static const struct x86_mem_ops ops = {
+	.page = page, .mmio_read = mmio_rd, .mmio_write = mmio_wr, .pio_in = pin, .pio_out = pout,
+};
 
 static struct x86_cpu *mk(int mode, const void *code, size_t len)
 {
