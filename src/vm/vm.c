@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accel/accel.h"
@@ -493,6 +494,26 @@ static void vm_join_vcpus(struct vm *vm)
 	}
 }
 
+/*
+ * A guest that faults while booting would reset forever, silently. A real
+ * reboot loop takes seconds per round; this many resets this fast is a crash
+ * loop, so stop and say so.
+ */
+#define VM_RESET_STORM	       20
+#define VM_RESET_STORM_SECONDS 2
+
+static bool vm_reset_storm(struct vm *vm)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (vm->storm_count == 0 || now.tv_sec - vm->storm_start >= VM_RESET_STORM_SECONDS) {
+		vm->storm_start = now.tv_sec;
+		vm->storm_count = 0;
+	}
+	return ++vm->storm_count >= VM_RESET_STORM;
+}
+
 int vm_run(struct vm *vm)
 {
 	struct machine *m = &vm->m;
@@ -520,6 +541,11 @@ int vm_run(struct vm *vm)
 			return vm_exit_status(why, m->exit_status);
 		if (atomic_load(&vm->quit_pending))
 			return vm_exit_status(MACHINE_QUIT, 0);
+		if (vm_reset_storm(vm)) {
+			log_error("the guest reset %u times within %u s: giving up", VM_RESET_STORM,
+				  VM_RESET_STORM_SECONDS);
+			return 1;
+		}
 		log_debug("guest reset: rebooting (boot %u)", vm->boots + 1);
 		rc = vm_reboot(vm);
 		if (rc) {
