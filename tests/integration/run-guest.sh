@@ -1,6 +1,8 @@
 #!/bin/sh
 # Run one test guest under petrel and check its serial output and exit status.
 # Usage: run-guest.sh ENGINE PETREL GUEST EXPECT_STATUS EXPECT_TEXT [PETREL RUN ARGS...]
+# EXPECT_TEXT is looked for in the serial output, or in petrel's stderr when
+# it starts with "stderr:".
 # Exits 77 (meson's "skipped") with the reason when the engine cannot run here.
 set -u
 engine=$1 petrel=$2 guest=$3 want_status=$4 want_text=$5
@@ -44,8 +46,15 @@ if [ "$status" != "$want_status" ]; then
 	echo "FAIL: exit status $status, expected $want_status"
 	exit 1
 fi
-if ! grep -qF -- "$want_text" "$out"; then
-	echo "FAIL: serial output lacks '$want_text'"
+where=$out
+case $want_text in
+stderr:*)
+	want_text=${want_text#stderr:}
+	where=$err
+	;;
+esac
+if ! grep -qF -- "$want_text" "$where"; then
+	echo "FAIL: output lacks '$want_text'"
 	exit 1
 fi
 echo "PASS"
