@@ -313,6 +313,39 @@ static void t_rep_movs(void **s)
 	done(cpu);
 }
 
+/* Overlapping forward MOVSB replicates the first byte (element order), and
+ * REP STOSD fills across a page boundary. */
+static void t_rep_overlap(void **s)
+{
+	static const uint8_t code[] = {
+		0xbe, 0x00, 0x80, 0, 0,       /* mov esi, 0x8000 */
+		0xbf, 0x01, 0x80, 0, 0,       /* mov edi, 0x8001 */
+		0xb9, 0x00, 0x20, 0, 0,       /* mov ecx, 0x2000 */
+		0xf3, 0xa4,                   /* rep movsb */
+		0xbf, 0x00, 0xbf, 0, 0,       /* mov edi, 0xbf00 */
+		0xb9, 0x00, 0x01, 0, 0,       /* mov ecx, 0x100 */
+		0xb8, 0x78, 0x56, 0x34, 0x12, /* mov eax, 0x12345678 */
+		0xf3, 0xab,                   /* rep stosd */
+		0xf4,
+	};
+	struct x86_cpu *cpu = mk(64, code, sizeof(code));
+	uint32_t v;
+
+	ram[DATA] = 0x5e;
+	assert_int_equal(x86_run(cpu, 100000), X86_STOP_HLT);
+	for (int i = 0; i <= 0x2000; i++)
+		assert_int_equal(ram[DATA + i], 0x5e);
+	assert_int_equal(ram[DATA + 0x2001], 0xcc);
+	for (int i = 0; i < 0x100; i++) {
+		memcpy(&v, ram + 0xbf00 + 4 * i, 4);
+		assert_int_equal(v, 0x12345678);
+	}
+	assert_int_equal(ram[0xc300], 0xcc);
+	assert_int_equal(cpu->gpr[X86_RDI], 0xc300);
+	assert_int_equal(cpu->gpr[X86_RCX], 0);
+	done(cpu);
+}
+
 /* A REP MOVS that runs into MMIO stops with RCX/RSI/RDI exact. */
 static void t_rep_fault(void **s)
 {
@@ -483,6 +516,7 @@ int main(void)
 		cmocka_unit_test(t_div_overflow), cmocka_unit_test(t_ud),
 		cmocka_unit_test(t_gp_length),  cmocka_unit_test(t_smc),
 		cmocka_unit_test(t_rep_movs),   cmocka_unit_test(t_rep_fault),
+		cmocka_unit_test(t_rep_overlap),
 		cmocka_unit_test(t_lock_xchg),  cmocka_unit_test(t_call_ret_stack),
 		cmocka_unit_test(t_real16),     cmocka_unit_test(t_prot32),
 		cmocka_unit_test(t_mmio),       cmocka_unit_test(t_shift_rot),

@@ -89,6 +89,75 @@ static int one(struct x86_cpu *cpu, const struct x86_insn *in, unsigned kind, in
 	}
 }
 
+/*
+ * Forward REP MOVS/STOS within one page of RAM on each side: straight on the
+ * host pointers of TLB entries that the previous element filled (so code
+ * pages, whose write entries never exist, always take the slow path and get
+ * invalidated). Overlapping MOVS copies element by element, as the hardware
+ * does. Returns the number of elements done (0: use the slow path).
+ */
+static uint64_t bulk(struct x86_cpu *cpu, const struct x86_insn *in, unsigned kind, uint64_t max)
+{
+	unsigned size = in->opsize, as = in->adsize;
+	uint64_t di = areg(cpu, X86_RDI, as), si = areg(cpu, X86_RSI, as), dla, sla, n, i;
+	const struct x86_tlb_entry *de, *se;
+	uint8_t *d, *s = NULL;
+
+	if (as == 2)
+		return 0;
+	if (cpu->mode != X86_MODE_LONG64) {
+		/* Flat 32-bit segments only: no limit checks needed below 4 GiB. */
+		if (cpu->mode != X86_MODE_PROT32 || cpu->seg[X86_ES].limit != 0xffffffffu ||
+		    cpu->seg[X86_ES].base ||
+		    (kind == MOVS && (cpu->seg[in->seg].limit != 0xffffffffu ||
+				      cpu->seg[in->seg].base)))
+			return 0;
+		dla = di;
+		sla = si;
+	} else {
+		dla = di;
+		sla = in->seg >= X86_FS ? si + cpu->seg[in->seg].base : si;
+	}
+	de = &cpu->tlb[X86_ACC_WRITE][(dla >> 12) & (X86_TLB_SIZE - 1)];
+	if (de->tag != (dla & ~0xfffull))
+		return 0;
+	n = (0x1000 - (dla & 0xfff)) / size;
+	if (kind == MOVS) {
+		se = &cpu->tlb[X86_ACC_READ][(sla >> 12) & (X86_TLB_SIZE - 1)];
+		if (se->tag != (sla & ~0xfffull))
+			return 0;
+		if ((0x1000 - (sla & 0xfff)) / size < n)
+			n = (0x1000 - (sla & 0xfff)) / size;
+		s = (uint8_t *)(uintptr_t)(sla + se->addend);
+	}
+	if (n > max)
+		n = max;
+	/* 32-bit address size: stop short of wrapping at 4 GiB. */
+	if (as == 4 && (di + n * size > 0x100000000ull || si + n * size > 0x100000000ull))
+		return 0;
+	if (!n)
+		return 0;
+	d = (uint8_t *)(uintptr_t)(dla + de->addend);
+	if (kind == STOS) {
+		uint64_t v = cpu->gpr[X86_RAX];
+
+		if (size == 1)
+			memset(d, (uint8_t)v, n);
+		else
+			for (i = 0; i < n; i++)
+				memcpy(d + i * size, &v, size);
+	} else {
+		if (d < s + n * size && s < d + n * size)
+			for (i = 0; i < n; i++)
+				memmove(d + i * size, s + i * size, size);
+		else
+			memcpy(d, s, n * size);
+		aset(cpu, X86_RSI, as, si + n * size);
+	}
+	aset(cpu, X86_RDI, as, di + n * size);
+	return n;
+}
+
 static int h_string(struct x86_cpu *cpu, const struct x86_insn *in)
 {
 	unsigned kind = in->aux, as = in->adsize, i;
@@ -107,6 +176,14 @@ static int h_string(struct x86_cpu *cpu, const struct x86_insn *in)
 		c = areg(cpu, X86_RCX, as);
 		if (c == 0)
 			return 0;
+		if ((kind == MOVS || kind == STOS) && step > 0 && i) {
+			uint64_t n = bulk(cpu, in, kind, c);
+
+			if (n) {
+				aset(cpu, X86_RCX, as, c - n);
+				continue;
+			}
+		}
 		rc = one(cpu, in, kind, step);
 		if (rc)
 			return rc;
