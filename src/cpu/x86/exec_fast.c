@@ -218,6 +218,77 @@ SHIFTI(f_shr_32, uint32_t, 4, SHR_BODY)
 SHIFTI(f_sar_64, uint64_t, 8, SAR_BODY)
 SHIFTI(f_sar_32, uint32_t, 4, SAR_BODY)
 
+/* MOVZX r32/r64, r8 (rm 16..19 are AH..BH) / r16 from a register. */
+static int f_movzx8_r(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = *x86_r8p(cpu, in->rm);
+	return 0;
+}
+
+static int f_movzx16_r(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = (uint16_t)cpu->gpr[in->rm];
+	return 0;
+}
+
+static int f_movzx8_m(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint8_t v;
+	int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &v, 1);
+
+	if (unlikely(rc))
+		return rc;
+	cpu->gpr[in->reg] = v;
+	return 0;
+}
+
+static int f_movzx16_m(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint16_t v;
+	int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &v, 2);
+
+	if (unlikely(rc))
+		return rc;
+	cpu->gpr[in->reg] = v;
+	return 0;
+}
+
+/* ROL/ROR of a 32/64-bit register by a non-zero immediate: CF and OF only. */
+#define ROTI(name, T, size, LEFT)                                                               \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		const unsigned bits = size * 8, k = (unsigned)in->imm & (bits - 1);             \
+		T d = (T)cpu->gpr[in->rm], r;                                                    \
+		uint32_t f;                                                                      \
+		if (!k)                                                                          \
+			r = d;                                                                   \
+		else if (LEFT)                                                                   \
+			r = (T)((d << k) | (d >> (bits - k)));                                   \
+		else                                                                             \
+			r = (T)((d >> k) | (d << (bits - k)));                                   \
+		if (LEFT) {                                                                      \
+			f = (r & 1) ? X86_CF : 0;                                                \
+			f |= (((r >> (bits - 1)) ^ r) & 1) ? X86_OF : 0;                         \
+		} else {                                                                         \
+			f = ((r >> (bits - 1)) & 1) ? X86_CF : 0;                                \
+			f |= (((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? X86_OF : 0;        \
+		}                                                                                \
+		cpu->gpr[in->rm] = r;                                                            \
+		x86_flags_set(cpu, X86_CF | X86_OF, f);                                          \
+		return 0;                                                                        \
+	}
+ROTI(f_rol_64, uint64_t, 8, 1)
+ROTI(f_rol_32, uint32_t, 4, 1)
+ROTI(f_ror_64, uint64_t, 8, 0)
+ROTI(f_ror_32, uint32_t, 4, 0)
+
+/* SETcc to a register (opsize 1 decoded: rm may be AH..BH). */
+static int f_setcc_r(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	*x86_r8p(cpu, in->rm) = x86_cond(cpu, in->aux);
+	return 0;
+}
+
 x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in);
 x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 {
@@ -225,7 +296,11 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 	bool sz = in->opsize == 8 || in->opsize == 4;
 	bool reg = in->mod == 3, lock = in->pfx & X86_P_LOCK;
 
-	if (!sz || lock)
+	if (lock)
+		return NULL;
+	if (in->map == X86_MAP_0F && op >= 0x90 && op <= 0x9f && reg)
+		return f_setcc_r;
+	if (!sz)
 		return NULL;
 	if (in->map == X86_MAP_1B) {
 		if (op < 0x40 && (op & 7) == 1 && reg)
@@ -275,12 +350,21 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 				return w ? f_shr_64 : f_shr_32;
 			if (g == 7)
 				return w ? f_sar_64 : f_sar_32;
+			if (g == 0)
+				return w ? f_rol_64 : f_rol_32;
+			if (g == 1)
+				return w ? f_ror_64 : f_ror_32;
 		}
 		if (op >= 0x70 && op <= 0x7f && cpu->mode == X86_MODE_LONG64)
 			return f_jcc;
 	} else if (in->map == X86_MAP_0F) {
 		if (op >= 0x80 && op <= 0x8f && cpu->mode == X86_MODE_LONG64)
 			return f_jcc;
+		/* MOVZX to 32/64 bits zero-extends to 64 either way. */
+		if (op == 0xb6)
+			return reg ? f_movzx8_r : f_movzx8_m;
+		if (op == 0xb7)
+			return reg ? f_movzx16_r : f_movzx16_m;
 	}
 	return NULL;
 }
