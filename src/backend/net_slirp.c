@@ -3,10 +3,15 @@
  * 10.0.2.2 is the host/gateway, 10.0.2.3 the DNS forwarder; outbound TCP and
  * UDP become host sockets; hostfwd rules forward host ports inward.
  *
- * libslirp is not thread-safe: every call into it holds `lock`. Its sockets
- * change from call to call (slirp_pollfds_fill), so the backend runs its own
- * poll thread rather than mirroring them into the shared epoll loop; slirp's
- * timers are kept in a list whose earliest deadline bounds the poll timeout.
+ * Driven by the shared I/O thread: slirp's sockets are mirrored into the
+ * epoll set after every call into slirp (the set changes as connections come
+ * and go), slirp's timers are timerfds, and one more timer bounds the time to
+ * the next slirp_pollfds_poll (TCP's fast and slow timers run inside it).
+ *
+ * libslirp is not thread-safe: every call into it holds `lock`. Frames from
+ * the guest enter on vCPU threads (slirp_input); everything else runs on the
+ * I/O thread. Event-loop registrations are removed only on the I/O thread, so
+ * removal never waits for a callback that is itself waiting for `lock`.
  */
 #include "backend/net.h"
 
@@ -18,31 +23,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/compiler.h"
+#include "util/event_loop.h"
 #include "util/log.h"
 
+struct net_slirp;
+
 struct slirp_timer {
-	struct slirp_timer *next;
+	struct net_slirp *s;
 	SlirpTimerCb cb;
 	void *cb_opaque;
-	int64_t expire_ms;           /* -1: disarmed */
+	struct event_loop_timer *et;
+	bool dead;                   /* freed by slirp; the struct goes on the I/O thread */
+};
+
+struct watched {
+	int fd;
+	uint32_t events;
+	bool seen;
 };
 
 struct net_slirp {
 	struct net_backend pub;
 	Slirp *slirp;
-	pthread_mutex_t lock;        /* every libslirp call, and the timer list */
-	struct slirp_timer *timers;
-	int wakefd;
-	pthread_t thread;
-	bool thread_started;
-	bool stopping;
+	struct event_loop *loop;
+	pthread_mutex_t lock;        /* every libslirp call and everything below */
+	pthread_cond_t closed_cond;
+	bool closing, closed;
+	bool kick_queued;
+	struct event_loop_timer *tick; /* next slirp_pollfds_poll */
 	struct pollfd *pfds;
-	unsigned npfds, cap;
+	unsigned npfds, pcap;
+	struct watched *w;
+	unsigned nw, wcap;
 };
 
 static int64_t now_ns(void)
@@ -53,13 +70,29 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void wake(struct net_slirp *s)
-{
-	uint64_t one = 1;
-	ssize_t r = write(s->wakefd, &one, sizeof(one));
+static void sync_locked(struct net_slirp *s);
 
-	(void)r;
+static void kick_cb(void *opaque)
+{
+	struct net_slirp *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	s->kick_queued = false;
+	if (!s->closing)
+		sync_locked(s);
+	pthread_mutex_unlock(&s->lock);
 }
+
+/* Ask the I/O thread to re-mirror slirp's sockets. Holds lock. */
+static void kick_locked(struct net_slirp *s)
+{
+	if (s->closing || s->kick_queued)
+		return;
+	if (event_loop_call(s->loop, kick_cb, s) == 0)
+		s->kick_queued = true;
+}
+
+/* ---- callbacks from libslirp (lock held) ---- */
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
@@ -79,6 +112,19 @@ static int64_t cb_clock_get_ns(void *opaque)
 	return now_ns();
 }
 
+static void timer_fired(void *opaque)
+{
+	struct slirp_timer *t = opaque;
+	struct net_slirp *s = t->s;
+
+	pthread_mutex_lock(&s->lock);
+	if (!t->dead && !s->closing) {
+		t->cb(t->cb_opaque);
+		sync_locked(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
 {
 	struct net_slirp *s = opaque;
@@ -86,32 +132,45 @@ static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
 
 	if (!t)
 		return NULL;
+	t->s = s;
 	t->cb = cb;
 	t->cb_opaque = cb_opaque;
-	t->expire_ms = -1;
-	/* Called from inside slirp, so `lock` is already held. */
-	t->next = s->timers;
-	s->timers = t;
+	if (event_loop_timer_add(s->loop, 0, 0, timer_fired, t, &t->et) < 0) {
+		log_error("net user: cannot create a timer");
+		t->et = NULL;
+	}
 	return t;
+}
+
+static void timer_release(void *opaque)
+{
+	struct slirp_timer *t = opaque;
+
+	event_loop_timer_del(t->et);
+	free(t);
 }
 
 static void cb_timer_free(void *timer, void *opaque)
 {
 	struct net_slirp *s = opaque;
+	struct slirp_timer *t = timer;
 
-	for (struct slirp_timer **pp = &s->timers; *pp; pp = &(*pp)->next) {
-		if (*pp == timer) {
-			*pp = ((struct slirp_timer *)timer)->next;
-			free(timer);
-			return;
-		}
-	}
+	if (!t)
+		return;
+	t->dead = true;
+	/* Only the I/O thread removes registrations (see the top of the file). */
+	if (event_loop_in_thread(s->loop) || event_loop_call(s->loop, timer_release, t) < 0)
+		timer_release(t);
 }
 
 static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 {
-	((struct slirp_timer *)timer)->expire_ms = expire_ms;
-	wake(opaque);
+	struct slirp_timer *t = timer;
+	int64_t delay = expire_ms * 1000000 - now_ns();
+
+	if (!t || !t->et)
+		return;
+	event_loop_timer_set(t->et, delay > 0 ? (uint64_t)delay : 1, 0);
 }
 
 static void cb_register_poll_fd(int fd, void *opaque)
@@ -124,7 +183,7 @@ static void cb_unregister_poll_fd(int fd, void *opaque)
 
 static void cb_notify(void *opaque)
 {
-	wake(opaque);
+	kick_locked(opaque);
 }
 
 static const SlirpCb slirp_cbs = {
@@ -139,18 +198,20 @@ static const SlirpCb slirp_cbs = {
 	.notify = cb_notify,
 };
 
+/* ---- mirroring slirp's sockets into the event loop ---- */
+
 static int add_poll(int fd, int events, void *opaque)
 {
 	struct net_slirp *s = opaque;
 	short ev = 0;
 
-	if (s->npfds == s->cap) {
-		unsigned cap = s->cap ? s->cap * 2 : 32;
+	if (s->npfds == s->pcap) {
+		unsigned cap = s->pcap ? s->pcap * 2 : 32;
 		struct pollfd *p = realloc(s->pfds, cap * sizeof(*p));
 		if (!p)
 			return -1;
 		s->pfds = p;
-		s->cap = cap;
+		s->pcap = cap;
 	}
 	if (events & SLIRP_POLL_IN)
 		ev |= POLLIN;
@@ -184,69 +245,104 @@ static int get_revents(int idx, void *opaque)
 	return ev;
 }
 
-/* Run expired timers; return ms until the next one (or -1). Holds `lock`. */
-static int run_timers(struct net_slirp *s)
+/* Let slirp serve every socket that is ready now (and run TCP's timers). */
+static void poll_locked(struct net_slirp *s)
 {
-	int64_t now = now_ns() / 1000000;
-	int64_t next = -1;
-	bool again = true;
+	uint32_t timeout = UINT32_MAX;
+	int n;
 
-	while (again) {
-		again = false;
-		for (struct slirp_timer *t = s->timers; t; t = t->next) {
-			if (t->expire_ms >= 0 && t->expire_ms <= now) {
-				t->expire_ms = -1;
-				/* The callback may add, free or re-arm timers: rescan. */
-				t->cb(t->cb_opaque);
-				again = true;
-				break;
+	s->npfds = 0;
+	slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
+	n = poll(s->pfds, s->npfds, 0);
+	slirp_pollfds_poll(s->slirp, n < 0, get_revents, s);
+}
+
+static void socket_ready(void *opaque, int fd, uint32_t events)
+{
+	struct net_slirp *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->closing) {
+		poll_locked(s);
+		sync_locked(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void tick_fired(void *opaque)
+{
+	socket_ready(opaque, -1, 0);
+}
+
+static uint32_t to_epoll(short ev)
+{
+	return ((ev & POLLIN) ? EPOLLIN : 0) | ((ev & POLLOUT) ? EPOLLOUT : 0) |
+	       ((ev & POLLPRI) ? EPOLLPRI : 0);
+}
+
+static void watch(struct net_slirp *s, int fd, uint32_t events)
+{
+	/* A closed fd leaves epoll by itself; its number may come back as a new socket. */
+	if (event_loop_add_fd(s->loop, fd, events, socket_ready, s) == -EEXIST &&
+	    event_loop_mod_fd(s->loop, fd, events) < 0) {
+		event_loop_del_fd(s->loop, fd);
+		event_loop_add_fd(s->loop, fd, events, socket_ready, s);
+	}
+}
+
+/* Mirror slirp's current sockets into the loop; runs on the I/O thread. Holds lock. */
+static void sync_locked(struct net_slirp *s)
+{
+	uint32_t timeout = UINT32_MAX;
+	unsigned keep = 0;
+
+	s->npfds = 0;
+	slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
+	for (unsigned i = 0; i < s->nw; i++)
+		s->w[i].seen = false;
+	for (unsigned i = 0; i < s->npfds; i++) {
+		uint32_t ev = to_epoll(s->pfds[i].events);
+		struct watched *w = NULL;
+
+		for (unsigned k = 0; k < s->nw; k++)
+			if (s->w[k].fd == s->pfds[i].fd)
+				w = &s->w[k];
+		if (w && w->seen)
+			continue; /* the same fd twice: the first entry's events win */
+		if (!w) {
+			if (s->nw == s->wcap) {
+				unsigned cap = s->wcap ? s->wcap * 2 : 32;
+				struct watched *nw = realloc(s->w, cap * sizeof(*nw));
+				if (!nw)
+					continue;
+				s->w = nw;
+				s->wcap = cap;
 			}
+			w = &s->w[s->nw++];
+			*w = (struct watched){ .fd = s->pfds[i].fd, .events = ev };
+			watch(s, w->fd, ev);
+		} else {
+			/* Unconditionally: the number may now name a new socket epoll dropped. */
+			w->events = ev;
+			watch(s, w->fd, ev);
 		}
+		w->seen = true;
 	}
-	for (struct slirp_timer *t = s->timers; t; t = t->next)
-		if (t->expire_ms >= 0 && (next < 0 || t->expire_ms - now < next))
-			next = t->expire_ms - now;
-	return next < 0 ? -1 : (int)MIN(next, 60000);
+	for (unsigned i = 0; i < s->nw; i++) {
+		if (s->w[i].seen)
+			s->w[keep++] = s->w[i];
+		else
+			event_loop_del_fd(s->loop, s->w[i].fd);
+	}
+	s->nw = keep;
+	/* slirp's own deadline (TCP fast/slow timers) for the next pollfds_poll. */
+	if (s->tick)
+		event_loop_timer_set(s->tick,
+				     timeout == UINT32_MAX ? 0 : (uint64_t)MAX(timeout, 1u) * 1000000u,
+				     0);
 }
 
-static void *slirp_thread(void *arg)
-{
-	struct net_slirp *s = arg;
-
-	for (;;) {
-		uint32_t timeout = UINT32_MAX;
-		int tmo, n, tnext;
-
-		pthread_mutex_lock(&s->lock);
-		if (s->stopping) {
-			pthread_mutex_unlock(&s->lock);
-			return NULL;
-		}
-		s->npfds = 0;
-		add_poll(s->wakefd, SLIRP_POLL_IN, s);
-		slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
-		tnext = run_timers(s);
-		pthread_mutex_unlock(&s->lock);
-
-		tmo = timeout == UINT32_MAX ? -1 : (int)MIN(timeout, 60000u);
-		if (tnext >= 0 && (tmo < 0 || tnext < tmo))
-			tmo = tnext;
-		n = poll(s->pfds, s->npfds, tmo);
-		if (n < 0 && errno != EINTR) {
-			log_error("net user: poll: %m");
-			return NULL;
-		}
-		if (s->pfds[0].revents & POLLIN) {
-			uint64_t v;
-			ssize_t r = read(s->wakefd, &v, sizeof(v));
-			(void)r;
-		}
-		pthread_mutex_lock(&s->lock);
-		slirp_pollfds_poll(s->slirp, n < 0, get_revents, s);
-		run_timers(s);
-		pthread_mutex_unlock(&s->lock);
-	}
-}
+/* ---- backend ops ---- */
 
 static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned niov)
 {
@@ -261,38 +357,58 @@ static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned 
 		len += iov[i].iov_len;
 	}
 	pthread_mutex_lock(&s->lock);
-	slirp_input(s->slirp, frame, (int)len);
+	if (!s->closing) {
+		slirp_input(s->slirp, frame, (int)len);
+		/* A new connection may have created a socket the loop must watch. */
+		if (event_loop_in_thread(s->loop))
+			sync_locked(s);
+		else
+			kick_locked(s);
+	}
 	pthread_mutex_unlock(&s->lock);
-	/* A new connection may have created a socket the poll thread must watch. */
-	wake(s);
 	return 0;
+}
+
+/* On the I/O thread: drop every registration and slirp itself. */
+static void close_on_loop(void *opaque)
+{
+	struct net_slirp *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < s->nw; i++)
+		event_loop_del_fd(s->loop, s->w[i].fd);
+	s->nw = 0;
+	event_loop_timer_del(s->tick);
+	s->tick = NULL;
+	if (s->slirp)
+		slirp_cleanup(s->slirp); /* frees slirp's timers through cb_timer_free */
+	s->slirp = NULL;
+	s->closed = true;
+	pthread_cond_broadcast(&s->closed_cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void slirp_close(struct net_backend *nb)
 {
 	struct net_slirp *s = container_of(nb, struct net_slirp, pub);
 
-	if (s->thread_started) {
+	pthread_mutex_lock(&s->lock);
+	s->closing = true;
+	pthread_mutex_unlock(&s->lock);
+	if (s->loop && !event_loop_in_thread(s->loop) &&
+	    event_loop_call(s->loop, close_on_loop, s) == 0) {
+		/* Calls run in order, so everything queued before (kicks, timer frees) ran too. */
 		pthread_mutex_lock(&s->lock);
-		s->stopping = true;
+		while (!s->closed)
+			pthread_cond_wait(&s->closed_cond, &s->lock);
 		pthread_mutex_unlock(&s->lock);
-		wake(s);
-		pthread_join(s->thread, NULL);
+	} else {
+		close_on_loop(s);
 	}
-	if (s->slirp) {
-		pthread_mutex_lock(&s->lock);
-		slirp_cleanup(s->slirp);
-		pthread_mutex_unlock(&s->lock);
-	}
-	while (s->timers) {
-		struct slirp_timer *t = s->timers;
-		s->timers = t->next;
-		free(t);
-	}
-	if (s->wakefd >= 0)
-		close(s->wakefd);
 	free(s->pfds);
+	free(s->w);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->closed_cond);
 	net_backend_fini(&s->pub);
 	free(s);
 }
@@ -310,10 +426,16 @@ int net_slirp_open(const struct net_hostfwd *fwds, unsigned nfwd, struct net_bac
 		return -ENOMEM;
 	net_backend_init(&s->pub, &slirp_ops, "user");
 	pthread_mutex_init(&s->lock, NULL);
-	s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->wakefd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+	pthread_cond_init(&s->closed_cond, NULL);
+	s->loop = event_loop_default();
+	if (!s->loop) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "no I/O thread for user networking");
+		goto fail;
+	}
+	rc = event_loop_timer_add(s->loop, 0, 0, tick_fired, s, &s->tick);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot create the network timer: %s", strerror(-rc));
 		goto fail;
 	}
 	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
@@ -347,12 +469,10 @@ int net_slirp_open(const struct net_hostfwd *fwds, unsigned nfwd, struct net_bac
 			goto fail;
 		}
 	}
-	rc = -pthread_create(&s->thread, NULL, slirp_thread, s);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot start the network thread: %s", strerror(-rc));
-		goto fail;
-	}
-	s->thread_started = true;
+	/* Start watching the listening sockets of the hostfwd rules. */
+	pthread_mutex_lock(&s->lock);
+	kick_locked(s);
+	pthread_mutex_unlock(&s->lock);
 	*out = &s->pub;
 	return 0;
 fail:

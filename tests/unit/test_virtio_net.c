@@ -1,4 +1,6 @@
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -552,7 +554,32 @@ static void test_slirp_arp_and_hostfwd(void **state)
 	assert_int_equal(c.frame[21], 2);                /* reply */
 	assert_int_equal(c.frame[28], 10);               /* sender 10.0.2.2 */
 	assert_int_equal(c.frame[31], 2);
+	c.n = 0;
 	pthread_mutex_unlock(&c.lock);
+
+	/*
+	 * A host connection to the forwarded port: slirp's listening socket must be
+	 * watched by the I/O thread, accept, and send the guest a TCP SYN to port 22.
+	 */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_true(fd >= 0);
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	assert_true(rc == 0 || errno == EINPROGRESS);
+	bool syn = false;
+	for (int i = 0; i < 2000 && !syn; i++) {
+		pthread_mutex_lock(&c.lock);
+		/* IPv4, protocol TCP, destination port 22, SYN set */
+		syn = c.n && c.len >= 54 && c.frame[12] == 0x08 && c.frame[13] == 0 &&
+		      c.frame[23] == 6 && c.frame[36] == 0 && c.frame[37] == 22 &&
+		      (c.frame[47] & 0x02);
+		pthread_mutex_unlock(&c.lock);
+		if (!syn)
+			usleep(1000);
+	}
+	assert_true(syn);
+	close(fd);
 	net_backend_set_receive(nb, NULL, NULL);
 	net_backend_close(nb);
 }
