@@ -90,6 +90,118 @@ static uint32_t host_csr(uint32_t mxcsr)
 	return (mxcsr & (0x6000u | MXCSR_FTZ | MXCSR_DAZ)) | MXCSR_MASKS;
 }
 
+/*
+ * PE as an unmasked OE/UE reports it: the inexactness of the result rounded
+ * to the destination's precision with an unbounded exponent. The host x87
+ * computes exactly that with its precision control set to 24 or 53 bits
+ * (one rounding, 15-bit exponent range). Lanes follow each operation's
+ * pairing; DAZ flushes denormal inputs first.
+ */
+enum { L_ADD, L_SUB, L_MUL, L_DIV, L_SQRT };
+
+static bool x87_inexact(unsigned kind, bool dbl, const void *a, const void *b, uint32_t mxcsr)
+{
+	uint16_t cw = (uint16_t)(0x3f | (dbl ? 0x200 : 0) | ((mxcsr >> 3) & 0xc00)), sw, host;
+	long double x, y, r;
+
+	if (dbl) {
+		double da, db;
+
+		memcpy(&da, a, 8);
+		memcpy(&db, b, 8);
+		if ((mxcsr & MXCSR_DAZ) && da != 0 && __builtin_fabs(da) < 0x1p-1022)
+			da = __builtin_copysign(0.0, da);
+		if ((mxcsr & MXCSR_DAZ) && db != 0 && __builtin_fabs(db) < 0x1p-1022)
+			db = __builtin_copysign(0.0, db);
+		x = da;
+		y = db;
+	} else {
+		float fa, fb;
+
+		memcpy(&fa, a, 4);
+		memcpy(&fb, b, 4);
+		if ((mxcsr & MXCSR_DAZ) && fa != 0 && __builtin_fabsf(fa) < 0x1p-126f)
+			fa = __builtin_copysignf(0.0f, fa);
+		if ((mxcsr & MXCSR_DAZ) && fb != 0 && __builtin_fabsf(fb) < 0x1p-126f)
+			fb = __builtin_copysignf(0.0f, fb);
+		x = fa;
+		y = fb;
+	}
+	/* x and y are exact; one x87 operation under cw rounds once. */
+	__asm__ volatile("fnstcw %[h]\n\tfldcw %[c]\n\tfnclex" : [h] "=m"(host) : [c] "m"(cw));
+	switch (kind) {
+	case L_ADD: __asm__ volatile("faddp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
+	/* AT&T fsubp/fdivp are Intel FSUBRP/FDIVRP: st(1) = st(0) op st(1) = x op y */
+	case L_SUB: __asm__ volatile("fsubp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
+	case L_MUL: __asm__ volatile("fmulp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
+	case L_DIV: __asm__ volatile("fdivp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
+	case L_SQRT: __asm__ volatile("fsqrt" : "=t"(r) : "0"(y)); break;
+	default: return false;
+	}
+	__asm__ volatile("fnstsw %[s]\n\tfnclex\n\tfldcw %[h]" : [s] "=m"(sw) : [h] "m"(host), "X"(r));
+	return sw & 0x20;
+}
+
+static uint32_t unbounded_pe(unsigned op, const union xmm_reg *d, const union xmm_reg *s,
+			     uint32_t mxcsr)
+{
+	static const uint8_t kind4[6] = { L_ADD, L_MUL, L_SUB, 0xff, L_DIV, 0xff };
+	unsigned kind, n, sz;
+	bool pe = false;
+
+	if (op <= SF_MAXSD) { /* ADD MUL SUB MIN DIV MAX x {PS PD SS SD} */
+		kind = kind4[op / 4];
+		if (kind == 0xff)
+			return 0;
+		sz = (op & 1) ? 8 : 4;
+		n = (op & 2) ? 1 : 16 / sz;
+		for (unsigned i = 0; i < n; i++)
+			pe |= x87_inexact(kind, sz == 8, d->b + i * sz, s->b + i * sz, mxcsr);
+	} else if (op >= SF_SQRTPS && op <= SF_SQRTSD) {
+		sz = (op == SF_SQRTPD || op == SF_SQRTSD) ? 8 : 4;
+		n = (op == SF_SQRTPS) ? 4 : (op == SF_SQRTPD) ? 2 : 1;
+		for (unsigned i = 0; i < n; i++)
+			pe |= x87_inexact(L_SQRT, sz == 8, s->b, s->b + i * sz, mxcsr);
+	} else if (op >= SF_HADDPS && op <= SF_HSUBPD) {
+		bool dbl = op == SF_HADDPD || op == SF_HSUBPD;
+		unsigned k = (op == SF_HADDPS || op == SF_HADDPD) ? L_ADD : L_SUB;
+
+		sz = dbl ? 8 : 4;
+		for (unsigned i = 0; i < 16 / sz; i++) {
+			const uint8_t *src = i < 8 / sz ? d->b : s->b;
+			unsigned j = 2 * (i % (8 / sz)) * sz;
+
+			pe |= x87_inexact(k, dbl, src + j, src + j + sz, mxcsr);
+		}
+	} else if (op == SF_ADDSUBPS || op == SF_ADDSUBPD) {
+		sz = op == SF_ADDSUBPD ? 8 : 4;
+		for (unsigned i = 0; i < 16 / sz; i++)
+			pe |= x87_inexact(i & 1 ? L_ADD : L_SUB, sz == 8, d->b + i * sz,
+					  s->b + i * sz, mxcsr);
+	} else if (op == SF_CVTSD2SS || op == SF_CVTPD2PS) {
+		/* double -> float: the double times one, rounded to 24 bits */
+		for (unsigned i = 0; i < (op == SF_CVTPD2PS ? 2u : 1u); i++) {
+			double v, one = 1.0;
+			long double x, r;
+			uint16_t cw = (uint16_t)(0x3f | ((mxcsr >> 3) & 0xc00)), sw, host;
+
+			memcpy(&v, s->b + 8 * i, 8);
+			if ((mxcsr & MXCSR_DAZ) && v != 0 && __builtin_fabs(v) < 0x1p-1022)
+				v = 0;
+			x = v;
+			__asm__ volatile("fnstcw %[h]\n\tfldcw %[c]\n\tfnclex"
+					 : [h] "=m"(host) : [c] "m"(cw));
+			__asm__ volatile("fmull %[o]" : "=t"(r) : "0"(x), [o] "m"(one));
+			__asm__ volatile("fnstsw %[s]\n\tfnclex\n\tfldcw %[h]"
+					 : [s] "=m"(sw) : [h] "m"(host), "X"(r));
+			pe |= sw & 0x20;
+		}
+	} else {
+		return 0;
+	}
+	return pe ? 0x20 : 0;
+}
+
 uint32_t sse_host_op(unsigned op, unsigned imm, union xmm_reg *dst, const union xmm_reg *src,
 		     uint32_t mxcsr)
 {
@@ -120,6 +232,9 @@ uint32_t sse_host_op(unsigned op, unsigned imm, union xmm_reg *dst, const union 
 		memcpy(&d2, dst, 16);
 		out |= fn(&d2, &s, host_csr(mxcsr) | MXCSR_FTZ) & 0x10;
 	}
+	/* An unmasked OE/UE reports PE for the unbounded-exponent result. */
+	if ((out & ~(mxcsr >> 7) & 0x18) && !(out & ~(mxcsr >> 7) & 0x7))
+		out = (out & ~0x20u) | unbounded_pe(op, dst, src, mxcsr);
 	memcpy(dst, &d, 16);
 	return out & MXCSR_FLAGS;
 }

@@ -74,9 +74,8 @@ static inline int msrc(struct fpu_ctx *c, const struct fpu_insn *in, uint64_t *v
 /* Apply the guest's MXCSR masks to the flags an operation raised. Returns
  * the exception to raise (result then discarded) or 0 (commit). When an
  * unmasked pre-computation exception (IE, DE, ZE) occurs, post-computation
- * flags are not reported (SDM Vol 1, 11.5.2); an unmasked OE or UE comes
- * without PE. Lanes are not told apart: a packed operation where one lane
- * overflows unmasked and another is merely inexact reports no PE. */
+ * flags are not reported (SDM Vol 1, 11.5.2). PE with an unmasked OE/UE is
+ * fixed up in sse_arith.c. */
 static inline int mx_flags(struct fpu_ctx *c, uint32_t fl)
 {
 	uint32_t unmasked = fl & ~(c->fs->mxcsr >> 7) & MXCSR_FLAGS;
@@ -84,8 +83,6 @@ static inline int mx_flags(struct fpu_ctx *c, uint32_t fl)
 	if (unmasked) {
 		if (unmasked & 0x7)
 			fl &= 0x7;
-		else if (unmasked & 0x18) /* unmasked OE/UE: no PE (observed on the host) */
-			fl &= ~0x20u;
 		c->fs->mxcsr |= fl;
 		return (c->cr4 & FPU_CR4_OSXMMEXCPT) ? FPU_EXC_XM : FPU_EXC_UD;
 	}
