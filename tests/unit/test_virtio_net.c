@@ -584,6 +584,84 @@ static void test_slirp_arp_and_hostfwd(void **state)
 	net_backend_close(nb);
 }
 
+static uint16_t ip_csum(const uint8_t *p, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The whole path: a DHCPDISCOVER through virtio-net's transmit queue to libslirp, an offer back. */
+static void test_dhcp_through_user_network(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_net *un;
+	char err[256];
+	uint8_t pkt[12 + 300] = { 0 }, *f = pkt + 12, mac[6];
+
+	virtio_net_destroy(r->net);
+	assert_int_equal(virtio_net_create(&r->m, "user", &r->net, err, sizeof(err)), 0);
+	un = r->net;
+	r->d = virtio_net_dev(un);
+	r->d->transport = &fake_transport;
+	r->d->transport_priv = r;
+	virtio_net_mac(un, mac);
+	bring_up(r, 1ull << VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t rxb = put(r, NULL, 2048);
+	struct d rx[1] = { { rxb, 2048, true } };
+	post(r, 0, rx, 1, true);
+
+	memset(f, 0xff, 6);                      /* Ethernet: broadcast */
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14, *udp = ip + 20, *bootp = udp + 8;
+	size_t bootp_len = 240 + 4, udp_len = 8 + bootp_len, ip_len = 20 + udp_len;
+	ip[0] = 0x45, ip[2] = (uint8_t)(ip_len >> 8), ip[3] = (uint8_t)ip_len, ip[8] = 64, ip[9] = 17;
+	memset(ip + 16, 0xff, 4);                /* 0.0.0.0 -> 255.255.255.255 */
+	uint16_t c = ip_csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
+	udp[1] = 68, udp[3] = 67, udp[4] = (uint8_t)(udp_len >> 8), udp[5] = (uint8_t)udp_len;
+	bootp[0] = 1, bootp[1] = 1, bootp[2] = 6; /* BOOTREQUEST, Ethernet */
+	bootp[4] = 0x12, bootp[5] = 0x34;         /* xid */
+	memcpy(bootp + 28, mac, 6);
+	bootp[236] = 99, bootp[237] = 130, bootp[238] = 83, bootp[239] = 99; /* magic cookie */
+	bootp[240] = 53, bootp[241] = 1, bootp[242] = 1;                     /* DHCPDISCOVER */
+	bootp[243] = 255;
+	size_t total = 12 + 14 + ip_len;
+	struct d tx[1] = { { put(r, pkt, total), (uint32_t)total, false } };
+	post(r, 1, tx, 1, true);
+	assert_int_equal(used(r, 1, NULL), 0);
+
+	int64_t len = -1;
+	for (int i = 0; i < 2000 && len < 0; i++) {
+		len = used(r, 0, NULL);
+		if (len < 0)
+			usleep(1000);
+	}
+	assert_true(len > 12 + 14 + 20 + 8 + 240);
+	uint8_t got[600];
+	assert_int_equal(gmem_read(&r->m.mem, rxb, got, sizeof(got)), 0);
+	uint8_t *g = got + 12;
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	assert_true(!memcmp(g, mac, 6) || !memcmp(g, bcast, 6)); /* to us (slirp broadcasts offers) */
+	assert_int_equal(g[12], 0x08);
+	assert_int_equal(g[14 + 9], 17);                 /* UDP */
+	assert_int_equal(g[14 + 20 + 3], 68);            /* to the DHCP client port */
+	uint8_t *offer = g + 14 + 20 + 8;
+	assert_int_equal(offer[0], 2);                   /* BOOTREPLY */
+	assert_int_equal(offer[4], 0x12);
+	assert_int_equal(offer[16], 10);                 /* yiaddr 10.0.2.15 */
+	assert_int_equal(offer[19], 15);
+	struct virtio_net_stats st;
+	virtio_net_get_stats(un, &st);
+	assert_int_equal(st.tx_frames, 1);
+	assert_true(st.rx_frames >= 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -598,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_backend_specs),
 		cmocka_unit_test(test_tap_backend),
 		cmocka_unit_test(test_slirp_arp_and_hostfwd),
+		T(test_dhcp_through_user_network),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
