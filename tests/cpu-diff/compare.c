@@ -178,6 +178,77 @@ static bool multi_access(const struct cd_case *c, uint64_t rip)
 	return false;
 }
 
+/*
+ * RCPPS/RCPSS/RSQRTPS/RSQRTSS are approximations whose exact bits are the
+ * implementation's: "relative error <= 1.5 * 2^-12" (SDM Vol 2, RCPPS and
+ * RSQRTPS). For a single-instruction case the engine's lanes are checked
+ * against that bound from the true value; untouched lanes, special inputs
+ * (zero, infinity, NaN, denormal) and everything else stay exact.
+ */
+static bool rcp_within_bound(const struct cd_case *c, int xmm, const uint8_t *host,
+			     const uint8_t *eng)
+{
+	const struct cd_unit *u = &c->units[0];
+	const struct cd_template *t;
+	const uint8_t *p, *e;
+	unsigned rex = 0, reg, lanes;
+	uint8_t modrm, src[16];
+	bool rsqrt;
+
+	if (c->nunits != 1)
+		return false;
+	t = &cd_templates[u->tmpl];
+	if (strcmp(t->family, "sse-rcp"))
+		return false;
+	rsqrt = t->op == 0x52;
+	lanes = t->pfx == 0xf3 ? 1 : 4;
+	p = c->code + u->off;
+	e = p + u->len;
+	while (p < e && (*p == 0x66 || *p == 0xf2 || *p == 0xf3 || *p == 0x67 || *p == 0xf0 ||
+			 *p == 0x26 || *p == 0x2e || *p == 0x36 || *p == 0x3e))
+		p++;
+	if (p < e && (*p & 0xf0) == 0x40)
+		rex = *p++ & 15;
+	if (e - p < 3 || p[0] != 0x0f)
+		return false;
+	modrm = p[2];
+	reg = ((modrm >> 3) & 7) | ((rex & 4) << 1);
+	if ((int)reg != xmm)
+		return false;
+	if (modrm >> 6 == 3) {
+		memcpy(src, c->in.fx + FX_XMM((modrm & 7) | ((rex & 1) << 3)), 16);
+	} else {
+		if (u->mem_target < CD_DATA_BASE || u->mem_target + 16 > CD_DATA_BASE + CD_DATA_SIZE)
+			return false;
+		memcpy(src, c->data + (u->mem_target - CD_DATA_BASE), 16);
+	}
+	for (unsigned l = 0; l < 4; l++) {
+		float x, h, g;
+		uint32_t xb, hb, gb;
+		double truth, tol;
+
+		memcpy(&hb, host + 4 * l, 4);
+		memcpy(&gb, eng + 4 * l, 4);
+		if (hb == gb)
+			continue;
+		if (l >= lanes)
+			return false; /* RCPSS/RSQRTSS keep lanes 1-3 */
+		memcpy(&xb, src + 4 * l, 4);
+		memcpy(&x, &xb, 4);
+		memcpy(&h, &hb, 4);
+		memcpy(&g, &gb, 4);
+		if ((xb & 0x7f800000) == 0 || (xb & 0x7f800000) == 0x7f800000)
+			return false; /* zero, denormal, infinity, NaN: exact results */
+		if (rsqrt && (xb & 0x80000000))
+			return false; /* negative: the QNaN indefinite */
+		truth = rsqrt ? 1.0 / __builtin_sqrt((double)x) : 1.0 / (double)x;
+		tol = 1.5 * (1.0 / 4096.0) * __builtin_fabs(truth);
+		if (__builtin_fabs((double)g - truth) > tol || __builtin_fabs((double)h - truth) > tol)
+			return false;
+	}
+	return true;
+}
+
 bool cd_is_unimplemented(const struct cd_result *nat, const struct cd_result *emu)
 {
 	return emu->outcome == CD_EXC && emu->vector == 6 &&
@@ -261,6 +332,8 @@ bool cd_compare(const struct cd_case *c, const struct cd_result *nat,
 			char f[8];
 
 			if (!memcmp(a + FX_XMM(i), b + FX_XMM(i), 16))
+				continue;
+			if (rcp_within_bound(c, i, a + FX_XMM(i), b + FX_XMM(i)))
 				continue;
 			snprintf(f, sizeof(f), "xmm%d", i);
 			add(d, f, "xmm%-2d host %016" PRIx64 ":%016" PRIx64 " engine %016" PRIx64
