@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	memset(ndata, 0, 1 << 16);
 	if (x86_cpu_init(cpu, &ops, NULL))
 		return 1;
-	cpu->cr0 = X86_CR0_PE | X86_CR0_PG | (1 << 1);
+	cpu->cr0 = X86_CR0_PE | (1 << 1); /* no paging: linear == physical */
 	cpu->cr4 = X86_CR4_PAE | (1 << 9) | (1 << 10);
 	cpu->efer = X86_EFER_LME | X86_EFER_LMA;
 	for (int s = 0; s < X86_NSEG; s++)

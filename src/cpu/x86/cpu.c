@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cpu/x86/exec.h"
+#include "cpu/x86/system.h"
 
 uint64_t x86_get_rflags(struct x86_cpu *cpu)
 {
@@ -34,6 +34,8 @@ void x86_update_mode(struct x86_cpu *cpu)
 	else
 		cpu->ss32 = (cpu->seg[X86_SS].attr & X86_SEG_DB) ? 4 : 2;
 	cpu->cpl = (cpu->cr0 & X86_CR0_PE) ? X86_SEG_DPL(cpu->seg[X86_SS].attr) : 0;
+	if (unlikely((cpu->cpl == 3) != cpu->tlb_user))
+		x86_paging_cpl_changed(cpu); /* paging.c: TLB entries carry U/S rights */
 }
 
 void x86_set_seg(struct x86_cpu *cpu, unsigned seg, uint16_t sel, uint64_t base,
@@ -137,12 +139,14 @@ int x86_load_seg(struct x86_cpu *cpu, unsigned seg, uint16_t sel)
 	}
 	if ((sel & ~3) == 0) {
 		/* Null selector: SS only in 64-bit mode at CPL < 3 (part 2). */
-		if (seg == X86_SS && cpu->mode != X86_MODE_LONG64)
+		if (seg == X86_SS &&
+		    (cpu->mode != X86_MODE_LONG64 || cpu->cpl == 3 || (sel & 3) != cpu->cpl))
 			return x86_gp0(cpu);
 		s->sel = sel;
 		s->base = 0;
 		s->limit = 0;
-		s->attr = 0;
+		/* A null SS keeps the CPL in its DPL (x86_update_mode). */
+		s->attr = seg == X86_SS ? (uint16_t)(0x93 | cpu->cpl << 5) : 0;
 		return 0;
 	}
 	if (sel & 4) {
@@ -172,6 +176,9 @@ int x86_load_seg(struct x86_cpu *cpu, unsigned seg, uint16_t sel)
 		/* Execute-only code is not readable. */
 		return x86_raise(cpu, X86_EXC_GP, true, sel & ~3);
 	}
+	r = x86_seg_priv_check(cpu, seg, sel, attr); /* segment.c */
+	if (r)
+		return r;
 	if (!(attr & X86_SEG_P))
 		return x86_raise(cpu, seg == X86_SS ? X86_EXC_SS : X86_EXC_NP, true, sel & ~3);
 	limit = (lo & 0xffff) | (hi & 0xf0000);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "cpu/x86/insn.h"
+#include "cpu/x86/system.h"
 #include "cpu/x86/fpu/fpu.h"
 
 int x86_h_fpu(struct x86_cpu *cpu, const struct x86_insn *in);
@@ -20,6 +21,7 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in);
 static const struct x86_optable *const tables[] = {
 	&x86_tab_alu, &x86_tab_shift, &x86_tab_muldiv, &x86_tab_bit, &x86_tab_string,
 	&x86_tab_control, &x86_tab_stack, &x86_tab_misc, &x86_tab_mov,
+	&x86_tab_system, /* part 2: exec_system.c */
 };
 
 struct slot {

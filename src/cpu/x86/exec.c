@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cpu/x86/exec.h"
+#include "cpu/x86/system.h"
 
 #define HASH_BITS 15
 #define JC_BITS 12
@@ -82,6 +82,11 @@ void x86_flush_code(struct x86_cpu *cpu)
 	cc->used = 0;
 	cc->st.cache_flushes++;
 	cpu->smc = 1;
+}
+
+void x86_cc_forget_linear(struct x86_cpu *cpu)
+{
+	memset(cpu->cc->jc, 0, sizeof(cpu->cc->jc));
 }
 
 void x86_cpu_get_stats(const struct x86_cpu *cpu, struct x86_cpu_stats *st)
@@ -193,8 +198,11 @@ static unsigned fetch(struct x86_cpu *cpu, uint64_t la, uint8_t *buf, unsigned w
 		uint8_t *h = x86_tlb_fill(cpu, la + got, X86_ACC_FETCH, &pa);
 		unsigned n = 0x1000 - ((la + got) & 0xfff);
 
-		if (!h)
+		if (!h) {
+			if (x86_gpa_bad(pa))
+				*gpa2 = pa; /* why the fetch stopped */
 			break;
+		}
 		if (got)
 			*gpa2 = pa & ~0xfffull;
 		if (n > want - got)
@@ -233,6 +241,10 @@ static struct x86_block *build(struct x86_cpu *cpu, uint64_t rip, uint64_t phys,
 		if (!got) {
 			if (n)
 				break;
+			if (x86_gpa_bad(g2)) {
+				*err = x86_gpa_rc(g2); /* #PF on the fetch */
+				return NULL;
+			}
 			*err = x86_mem_error(cpu, cpu->mode == X86_MODE_LONG64 ? la : (uint32_t)la, 1);
 			return NULL;
 		}
@@ -243,6 +255,10 @@ static struct x86_block *build(struct x86_cpu *cpu, uint64_t rip, uint64_t phys,
 			if (n)
 				break; /* fault is raised when it becomes the first */
 			if (len == 0) {
+				if (x86_gpa_bad(g2)) {
+					*err = x86_gpa_rc(g2); /* the next page faulted */
+					return NULL;
+				}
 				*err = x86_mem_error(cpu, (la + got) & ~0xfffull, 1);
 				return NULL;
 			}
@@ -294,7 +310,7 @@ static struct x86_block *lookup(struct x86_cpu *cpu, int *err)
 		return b;
 	la = cpu->mode == X86_MODE_LONG64 ? rip : csb + rip;
 	if (!x86_tlb_fill(cpu, la, X86_ACC_FETCH, &pa)) {
-		*err = x86_mem_error(cpu, pa, 1);
+		*err = x86_gpa_bad(pa) ? x86_gpa_rc(pa) : x86_mem_error(cpu, pa, 1);
 		return NULL;
 	}
 	pp = &cc->hash[hash_of(pa, cpu->mode)];
@@ -326,15 +342,22 @@ int x86_run(struct x86_cpu *cpu, uint64_t max_insns)
 		unsigned i, n;
 		int rc = 0, err = 0;
 
-		if (unlikely(__atomic_load_n(&cpu->stop_req, __ATOMIC_ACQUIRE))) {
-			__atomic_store_n(&cpu->stop_req, 0, __ATOMIC_RELAXED);
-			return X86_STOP_REQUEST;
+		if (unlikely(__atomic_load_n(&cpu->stop_any, __ATOMIC_ACQUIRE))) {
+			if (__atomic_load_n(&cpu->stop_req, __ATOMIC_ACQUIRE)) {
+				__atomic_store_n(&cpu->stop_req, 0, __ATOMIC_RELAXED);
+				return X86_STOP_REQUEST;
+			}
+			if (x86_interrupts_enabled(cpu))
+				return X86_STOP_IRQ; /* irq_pending (interrupt.c) */
 		}
 		if (!budget)
 			return X86_STOP_BUDGET;
 		b = lookup(cpu, &err);
-		if (!b)
+		if (!b) {
+			if (err == X86_STOP_EXCEPTION && !(err = x86_exception(cpu, NULL)))
+				continue; /* delivered (interrupt.c) */
 			return err;
+		}
 		n = b->n;
 		if (n > budget)
 			n = (unsigned)budget;
@@ -353,9 +376,18 @@ int x86_run(struct x86_cpu *cpu, uint64_t max_insns)
 				cpu->rip -= in->len;
 				budget -= i;
 				cpu->icount += i;
+				if (rc == X86_STOP_EXCEPTION && !(rc = x86_exception(cpu, in)))
+					continue; /* delivered (interrupt.c) */
 				return rc;
 			}
 			i++; /* the instruction completed */
+			if (rc == X86_CONT_SHADOW) {
+				/* STI: the next instruction runs before interrupts. */
+				budget -= i;
+				cpu->icount += i;
+				cpu->shadow_icount = cpu->icount + 1;
+				continue;
+			}
 			if (rc && rc != X86_CONT_REEXEC) {
 				budget -= i;
 				cpu->icount += i;

@@ -6,7 +6,7 @@
  */
 #include <x86intrin.h>
 
-#include "cpu/x86/insn.h"
+#include "cpu/x86/system.h"
 
 static int h_flag(struct x86_cpu *cpu, const struct x86_insn *in)
 {
@@ -29,10 +29,12 @@ static int h_cli_sti(struct x86_cpu *cpu, const struct x86_insn *in)
 {
 	if (!io_allowed(cpu))
 		return x86_gp0(cpu);
-	if (in->op == 0xfa)
+	if (in->op == 0xfa) {
 		cpu->rflags &= ~(uint64_t)X86_IF;
-	else
+	} else if (!(cpu->rflags & X86_IF)) {
 		cpu->rflags |= X86_IF;
+		return X86_CONT_SHADOW; /* interrupt.c: one-instruction shadow */
+	}
 	return 0;
 }
 
@@ -53,53 +55,11 @@ static int h_ud(struct x86_cpu *cpu, const struct x86_insn *in)
 	return x86_ud(cpu);
 }
 
-/* CPUID: advertise exactly what is implemented. No AVX, no XSAVE; TZCNT
- * executes but BMI1 is not offered (its VEX instructions are missing). */
-static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	static const char brand[48] = "Petrel software x86-64 CPU";
-
-	r[0] = r[1] = r[2] = r[3] = 0;
-	switch (leaf) {
-	case 0:
-		r[0] = 7;
-		memcpy(&r[1], "Petr", 4); /* EBX EDX ECX = "PetrelPetrel" */
-		memcpy(&r[3], "elPe", 4);
-		memcpy(&r[2], "trel", 4);
-		break;
-	case 1:
-		r[0] = 0x000306a0; /* family 6 */
-		r[1] = 8 << 8 | 1 << 16; /* CLFLUSH line 64 bytes, 1 logical CPU */
-		/* ECX: SSE3, SSSE3, CX16, MOVBE, POPCNT */
-		r[2] = 1u << 0 | 1u << 9 | 1u << 13 | 1u << 22 | 1u << 23;
-		/* EDX: FPU TSC CX8 CMOV CLFSH MMX FXSR SSE SSE2 */
-		r[3] = 1u << 0 | 1u << 4 | 1u << 8 | 1u << 15 | 1u << 19 | 1u << 23 | 1u << 24 |
-		       1u << 25 | 1u << 26;
-		break;
-	case 7:
-		break;
-	case 0x80000000:
-		r[0] = 0x80000008;
-		break;
-	case 0x80000001:
-		r[2] = 1u << 0 | 1u << 5; /* LAHF/SAHF in 64-bit mode, LZCNT */
-		r[3] = 1u << 29;          /* long mode */
-		break;
-	case 0x80000002: case 0x80000003: case 0x80000004:
-		memcpy(r, brand + (leaf - 0x80000002) * 16, 16);
-		break;
-	case 0x80000008:
-		r[0] = 48 << 8 | 40; /* 48-bit linear, 40-bit physical */
-		break;
-	}
-	(void)sub;
-}
-
 static int h_cpuid(struct x86_cpu *cpu, const struct x86_insn *in)
 {
 	uint32_t r[4];
 
-	cpuid((uint32_t)cpu->gpr[X86_RAX], (uint32_t)cpu->gpr[X86_RCX], r);
+	x86_cpuid(cpu, (uint32_t)cpu->gpr[X86_RAX], (uint32_t)cpu->gpr[X86_RCX], r); /* cpuid.c */
 	cpu->gpr[X86_RAX] = r[0];
 	cpu->gpr[X86_RBX] = r[1];
 	cpu->gpr[X86_RCX] = r[2];
@@ -109,7 +69,7 @@ static int h_cpuid(struct x86_cpu *cpu, const struct x86_insn *in)
 
 static int h_rdtsc(struct x86_cpu *cpu, const struct x86_insn *in)
 {
-	uint64_t t = cpu->tsc_fn ? cpu->tsc_fn(cpu->opaque) : __rdtsc() + cpu->tsc_offset;
+	uint64_t t = x86_tsc_now(cpu);
 
 	cpu->gpr[X86_RAX] = (uint32_t)t;
 	cpu->gpr[X86_RDX] = t >> 32;

@@ -5,7 +5,7 @@
  * Part 1 has no paging: linear == physical. The TLB is still the only way
  * memory is reached, so part 2 only adds the page walk in translate().
  */
-#include "cpu/x86/exec.h"
+#include "cpu/x86/system.h"
 
 void x86_flush_tlb(struct x86_cpu *cpu)
 {
@@ -23,21 +23,19 @@ int x86_mem_error(struct x86_cpu *cpu, uint64_t addr, unsigned size)
 	return X86_STOP_MEM_ERROR;
 }
 
-static uint64_t translate(struct x86_cpu *cpu, uint64_t la)
-{
-	/* Paging is part 2. Outside long mode linear addresses are 32-bit. */
-	if (cpu->mode != X86_MODE_LONG64)
-		la = (uint32_t)la;
-	return la;
-}
-
 uint8_t *x86_tlb_fill(struct x86_cpu *cpu, uint64_t la, enum x86_access acc, uint64_t *gpa)
 {
-	uint64_t pa = translate(cpu, la);
-	uint64_t pfn = pa >> 12;
+	uint64_t pa, pfn;
 	uint8_t *page;
 	struct x86_tlb_entry *e;
+	unsigned xf;
+	int rc = x86_translate(cpu, la, acc, &pa, &xf); /* paging.c */
 
+	if (rc) {
+		*gpa = rc == X86_STOP_EXCEPTION ? X86_GPA_FAULT : X86_GPA_MEMERR;
+		return NULL;
+	}
+	pfn = pa >> 12;
 	*gpa = pa;
 	if (acc == X86_ACC_WRITE)
 		x86_cc_write_page(cpu, pfn);
@@ -45,6 +43,9 @@ uint8_t *x86_tlb_fill(struct x86_cpu *cpu, uint64_t la, enum x86_access acc, uin
 			     : NULL;
 	if (!page)
 		return NULL;
+	if (xf & X86_XLAT_NOCACHE)
+		return page + (pa & 0xfff);
+	cpu->tlb_flags[acc][(la >> 12) & (X86_TLB_SIZE - 1)] = (uint8_t)xf;
 	e = &cpu->tlb[acc][(la >> 12) & (X86_TLB_SIZE - 1)];
 	/* A write entry for a code page would bypass invalidation: not cached.
 	 * x86_cc_write_page() just removed the code, so this is always safe
@@ -83,6 +84,8 @@ static int access_page(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len
 	uint64_t pa;
 	uint8_t *h = x86_tlb_fill(cpu, la, write ? X86_ACC_WRITE : X86_ACC_READ, &pa);
 
+	if (!h && x86_gpa_bad(pa))
+		return x86_gpa_rc(pa);
 	if (!h)
 		return mmio(cpu, pa, buf, len, write);
 	if (write)
@@ -137,7 +140,11 @@ int x86_write_slow(struct x86_cpu *cpu, uint64_t la, const void *buf, unsigned l
 	 * fault in part 1; part 2 adds #PF here) leaves RAM unchanged.
 	 */
 	h1 = x86_tlb_fill(cpu, la, X86_ACC_WRITE, &pa1);
+	if (!h1 && x86_gpa_bad(pa1))
+		return x86_gpa_rc(pa1);
 	h2 = x86_tlb_fill(cpu, la + first, X86_ACC_WRITE, &pa2);
+	if (!h2 && x86_gpa_bad(pa2))
+		return x86_gpa_rc(pa2);
 	if (!h1 && (r = mmio(cpu, pa1, (void *)buf, first, true)))
 		return r;
 	if (!h2 && (r = mmio(cpu, pa2, (uint8_t *)buf + first, len - first, true)))
