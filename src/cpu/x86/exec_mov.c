@@ -204,7 +204,7 @@ static int h_cmpxchg8b(struct x86_cpu *cpu, const struct x86_insn *in)
 
 		rc = x86_read_lin(cpu, la, buf, size);
 		if (rc)
-			return rc;
+			return x86_ss_fault(cpu, in->seg, rc);
 		memcpy(&old[0], buf, half);
 		memcpy(&old[1], buf + half, half);
 		eq = old[0] == cmp_lo && old[1] == cmp_hi;
@@ -214,7 +214,7 @@ static int h_cmpxchg8b(struct x86_cpu *cpu, const struct x86_insn *in)
 		}
 		rc = x86_write_lin(cpu, la, buf, size);
 		if (rc)
-			return rc;
+			return x86_ss_fault(cpu, in->seg, rc);
 	}
 	x86_flags_set(cpu, X86_ZF, eq ? X86_ZF : 0);
 	if (!eq) {
