@@ -74,7 +74,8 @@ static int h_bt(struct x86_cpu *cpu, const struct x86_insn *in)
 				if (rmw.host)
 					memcpy(&d, rmw.host, size);
 				else
-					rc = x86_read_lin(cpu, rmw.la, &d, size);
+					rc = x86_ss_fault(cpu, in->seg,
+							  x86_read_lin(cpu, rmw.la, &d, size));
 			}
 		} else {
 			rc = x86_rmw_read(cpu, in, &rmw, &d);
