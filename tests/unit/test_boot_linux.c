@@ -703,6 +703,57 @@ static void test_files(void **state)
 	assert_int_equal(boot_format_parse("bogus", &f), -EINVAL);
 }
 
+static void test_old_protocols(void **state)
+{
+	struct x86_boot_state bs;
+	struct bz_opts o;
+	size_t vlen, plen, len;
+	uint8_t *v = make_vmlinux(&vlen), *p = comp_gzip(v, vlen, &plen), *img;
+
+	(void)state;
+	bz_defaults(&o);
+	o.payload = p;
+	o.payload_len = plen;
+	/*
+	 * 2.07: no payload fields, no pref_address: the guest decompresses, from
+	 * 1 MiB rounded up to kernel_alignment (2 MiB) as the kernel is relocatable.
+	 */
+	o.version = 0x0207;
+	o.xloadflags = 0;
+	img = make_bzimage(&o, &len);
+	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX, "", &bs), 0);
+	assert_int_equal(bs.entry, 0x200000 + 0x200);
+	assert_int_equal(zp32(0x070), 0);          /* no acpi_rsdp_addr before 2.14 */
+	free(img);
+	/* 2.11: no xloadflags yet, payload decompressed on the host. */
+	o.version = 0x020b;
+	img = make_bzimage(&o, &len);
+	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX, "", &bs), 0);
+	assert_int_equal(bs.entry, KADDR);
+	free(img);
+	/* 2.13: xloadflags must say 64-bit; acpi_rsdp_addr still not written. */
+	o.version = 0x020d;
+	o.xloadflags = 1;
+	img = make_bzimage(&o, &len);
+	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX, "", &bs), 0);
+	assert_int_equal(zp32(0x070), 0);
+	free(img);
+	/* setup_sects 0 means 4. */
+	o.version = 0x020f;
+	o.setup_sects = 0;
+	img = make_bzimage(&o, &len);
+	assert_int_equal(load(img, len, NULL, 0, BOOT_FORMAT_LINUX_NODECOMPRESS, "", &bs), 0);
+	{
+		uint8_t got[16];
+
+		assert_int_equal(gmem_read(&gm, KADDR, got, sizeof(got)), 0);
+		assert_memory_equal(got, img + 5 * 512, sizeof(got));
+	}
+	free(img);
+	free(p);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_initrd_placement),
 		cmocka_unit_test(test_decompression_bomb),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_old_protocols),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
