@@ -298,6 +298,9 @@ int boot_elf_boot(struct boot_ctx *c)
 	pvh = e.has_pvh && c->format == BOOT_FORMAT_ELF;
 	if (!pvh && !e.is64 && c->format == BOOT_FORMAT_ELF_LONG64)
 		return boot_fail(c, -ENOEXEC, "a 32-bit ELF has no 64-bit entry point");
+	/* The boot page tables identity-map 0-4 GiB only (docs/boot.md). */
+	if (!pvh && e.entry > 0xffffffffull)
+		return boot_fail(c, -ENOEXEC, "entry 0x%" PRIx64 " is above 4 GiB", e.entry);
 	rc = boot_place_cmdline(c, LAYOUT_CMDLINE_MAX - 1, &cmdline);
 	if (rc)
 		return rc;
@@ -321,8 +324,6 @@ int boot_elf_boot(struct boot_ctx *c)
 	}
 	if (!e.is64) {
 		/* A 32-bit ELF without PVH: flat protected mode at e_entry. */
-		if (e.entry > 0xffffffffull)
-			return boot_fail(c, -ENOEXEC, "entry 0x%" PRIx64 " above 4 GiB", e.entry);
 		c->out->mode = X86_BOOT_PROT32;
 		c->out->entry = e.entry;
 		return 0;

@@ -230,6 +230,9 @@ static void test_malformed(void **state)
 	MUTATE(img_put64(bad + 64 + 24, 0xfffffffffffffff0ull), -EINVAL); /* paddr+memsz wraps */
 	MUTATE(img_put64(bad + 64 + 40, 1ull << 40), -EFBIG);       /* memsz beyond RAM */
 	MUTATE(img_put64(bad + 24, 0x100100), -ENOEXEC);            /* entry after the segment */
+	MUTATE(img_put64(bad + 64 + 24, 0x100000000ull);
+	       img_put64(bad + 64 + 16, 0x100000000ull);
+	       img_put64(bad + 24, 0x100000000ull), -ERANGE);     /* no RAM above 4 GiB here */
 	MUTATE(img_put32(bad + 64, 6), -ENOEXEC);                   /* no PT_LOAD */
 	assert_non_null(strstr(err, "no loadable segment"));
 	free(bad);
@@ -281,6 +284,27 @@ static void test_flat(void **state)
 					  sizeof(err)), -EINVAL);
 }
 
+static void test_entry_above_4g(void **state)
+{
+	uint64_t gpas[] = { 0, 1ull << 32 }, sizes[] = { 16ull << 20, 2ull << 20 };
+	struct img_seg seg = { .type = 1, .vaddr = 1ull << 32, .paddr = 1ull << 32, .filesz = 16,
+			       .memsz = 16 };
+	struct boot_config cfg = { .format = BOOT_FORMAT_ELF };
+	struct guest_mem hi;
+	struct x86_boot_state bs;
+	size_t len;
+	uint8_t *img = img_elf(1, 1ull << 32, &seg, 1, &len);
+
+	(void)state;
+	/* RAM exists up there, but the boot page tables map only 0-4 GiB. */
+	assert_int_equal(gmem_init(&hi, gpas, sizes, 2), 0);
+	assert_int_equal(boot_load_buffer(&hi, &cfg, img, len, NULL, 0, &bs, err, sizeof(err)),
+			 -ENOEXEC);
+	assert_non_null(strstr(err, "above 4 GiB"));
+	gmem_fini(&hi);
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_elf32),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_flat),
+		cmocka_unit_test(test_entry_above_4g),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

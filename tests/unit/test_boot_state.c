@@ -73,6 +73,14 @@ static void test_long64(void **state)
 	assert_int_equal(rd64(LAYOUT_PD), 0x83);
 	assert_int_equal(rd64(LAYOUT_PD + 8), 0x200000 | 0x83);
 	assert_int_equal(rd64(LAYOUT_PD + 3 * 0x1000 + 511 * 8), 0xffe00000ull | 0x83);
+	/* Beyond the identity map: refused. A stack top of exactly 4 GiB is fine. */
+	bs.entry = 0x100000000ull;
+	assert_int_equal(x86_boot_state_apply(&bs, &gm, &s), -EINVAL);
+	bs.entry = 0x1000000;
+	bs.rsp = 0x100000000ull;
+	assert_int_equal(x86_boot_state_apply(&bs, &gm, &s), 0);
+	bs.rsp = 0x100000008ull;
+	assert_int_equal(x86_boot_state_apply(&bs, &gm, &s), -EINVAL);
 }
 
 static void test_prot32_and_real(void **state)

@@ -157,7 +157,13 @@ int x86_boot_state_apply(const struct x86_boot_state *bs, struct guest_mem *gm,
 	case X86_BOOT_LONG64: {
 		bool lm = bs->mode == X86_BOOT_LONG64;
 
-		if (!lm && (bs->entry > 0xffffffffull || bs->rsp > 0xffffffffull))
+		/*
+		 * 32-bit mode cannot reach past 4 GiB, and in long mode the boot
+		 * page tables map only 0-4 GiB: an entry or stack beyond would fault
+		 * before the kernel could build its own tables.
+		 */
+		if (bs->entry > 0xffffffffull || bs->rsp > 0x100000000ull ||
+		    (!lm && bs->rsp > 0xffffffffull))
 			return -EINVAL;
 		rc = write_gdt(gm, lm);
 		if (rc)
