@@ -328,10 +328,22 @@ int x86_exception(struct x86_cpu *cpu, const struct x86_insn *in)
 			cpu->cr2 = cpu->exc_addr;
 		return X86_STOP_EXCEPTION;
 	}
-	if (soft)
-		cpu->icount++; /* a trap retires its instruction */
-	return x86_deliver_event(cpu, cpu->exc_vector, soft ? X86_EV_SOFT : X86_EV_EXC,
-				 cpu->exc_has_error, cpu->exc_error);
+	if (soft) {
+		int rc;
+
+		cpu->shadow_icount = 0;
+		rc = deliver_one(cpu, cpu->exc_vector, X86_EV_SOFT, false, 0);
+		if (rc != X86_STOP_EXCEPTION) {
+			if (!rc)
+				cpu->icount++; /* a trap retires its instruction */
+			return rc;
+		}
+		/* The delivery faulted (gate DPL, not present...): that fault
+		 * belongs to the INT instruction, so RIP goes back to it. */
+		cpu->rip -= in->len;
+	}
+	return x86_deliver_event(cpu, cpu->exc_vector, X86_EV_EXC, cpu->exc_has_error,
+				 cpu->exc_error);
 }
 
 int x86_inject_interrupt(struct x86_cpu *cpu, uint8_t vector)
