@@ -40,6 +40,19 @@ static int glue_write(void *opaque, uint64_t addr, const void *buf, unsigned len
 {
 	struct fpu_glue *g = opaque;
 
+	/* A large store (FNSTENV, FNSAVE, FXSAVE) that runs into a missing
+	 * page faults before writing anything, reporting its last byte (as the
+	 * host does). A read probe finds not-present pages; a write-protected
+	 * second page still leaves the first chunks written (restartable, so
+	 * only the intermediate memory differs). */
+	if (len > 16) {
+		uint8_t probe;
+		int r = x86_read_mem(g->cpu, g->seg, wrap(g, addr + len - 1), &probe, 1);
+
+		if (r)
+			return -r;
+	}
+
 	for (unsigned off = 0; off < len; off += 16) {
 		unsigned n = len - off < 16 ? len - off : 16;
 		int r = x86_write_mem(g->cpu, g->seg, wrap(g, addr + off),

@@ -282,6 +282,8 @@ static int exec_ae(struct fpu_ctx *c, const struct fpu_insn *in)
 	uint32_t v;
 	int rc;
 
+	if (in->pfx == P_F2)
+		return FPU_EXC_UD;
 	if (modrm_is_reg(in)) /* LFENCE MFENCE SFENCE: ordering is already total here */
 		return (g >= 5 && in->pfx == P_NONE) ? 0 : FPU_EXC_UD;
 	if (in->pfx == P_66 && g < 6)
