@@ -106,15 +106,22 @@ static bool queues_valid_locked(struct virtio_dev *d)
 void virtio_set_status(struct virtio_dev *d, uint8_t status)
 {
 	uint8_t old;
-	bool activate = false, reset = false, config_irq = false;
+	bool activate = false, config_irq = false;
 
+	if (status == 0) {
+		/*
+		 * Quiesce the device (its backend threads may be inside vq_pop)
+		 * before the queues are forgotten.
+		 */
+		if (d->ops->reset)
+			d->ops->reset(d);
+		pthread_mutex_lock(&d->lock);
+		virtio_reset_locked(d);
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
 	pthread_mutex_lock(&d->lock);
 	old = d->status;
-	if (status == 0) {
-		reset = true;
-		virtio_reset_locked(d);
-		goto out;
-	}
 	/* The driver cannot clear bits or set NEEDS_RESET; only reset (0) clears. */
 	status = (uint8_t)((status | old) & ~VIRTIO_STATUS_NEEDS_RESET) |
 		 (old & VIRTIO_STATUS_NEEDS_RESET);
@@ -137,10 +144,7 @@ void virtio_set_status(struct virtio_dev *d, uint8_t status)
 		}
 	}
 	d->status = status;
-out:
 	pthread_mutex_unlock(&d->lock);
-	if (reset && d->ops->reset)
-		d->ops->reset(d);
 	if (activate && d->ops->activate && d->ops->activate(d) < 0) {
 		pthread_mutex_lock(&d->lock);
 		d->status |= VIRTIO_STATUS_NEEDS_RESET;

@@ -23,29 +23,14 @@
 #include "util/compiler.h"
 #include "util/log.h"
 #include "vm/vm.h"
-#include "vm/vm_features.h"
 
-#if HAVE_CHARDEV
 #include "backend/chardev.h"
-#endif
-#if HAVE_UART8250
 #include "devices/uart8250.h"
-#endif
-#if HAVE_RTC
 #include "devices/rtc.h"
-#endif
-#if HAVE_I8042
 #include "devices/i8042.h"
-#endif
-#if HAVE_DEBUG_EXIT
 #include "devices/debug_exit.h"
-#endif
-#if HAVE_PCI_HOST
 #include "devices/pci_host.h"
-#endif
-#if HAVE_BOOT
 #include "boot/boot.h"
-#endif
 
 int vm_exit_status(enum machine_stop why, int status)
 {
@@ -87,7 +72,6 @@ void vm_stop(struct vm *vm, enum machine_stop why, int status)
 	machine_request_stop(&vm->m, why, status);
 }
 
-#if HAVE_CHARDEV
 static void vm_on_quit(void *opaque)
 {
 	struct vm *vm = opaque;
@@ -96,7 +80,6 @@ static void vm_on_quit(void *opaque)
 	atomic_store(&vm->quit_pending, true);
 	vm_stop(vm, MACHINE_QUIT, 0);
 }
-#endif
 
 int vm_pause(struct vm *vm)
 {
@@ -191,7 +174,6 @@ static int vm_engine_init(struct vm *vm, char *err, size_t err_len)
 /* Put the guest image in RAM and point vCPU 0 at it. Runs at every (re)boot. */
 static int vm_load_guest(struct vm *vm, char *err, size_t err_len)
 {
-#if HAVE_BOOT && HAVE_BOOT_STATE
 	static const enum boot_format fmt[] = {
 	    [VM_KERNEL_AUTO] = BOOT_FORMAT_AUTO, [VM_KERNEL_LINUX] = BOOT_FORMAT_LINUX,
 	    [VM_KERNEL_ELF] = BOOT_FORMAT_ELF,	 [VM_KERNEL_MULTIBOOT] = BOOT_FORMAT_MULTIBOOT,
@@ -227,11 +209,6 @@ static int vm_load_guest(struct vm *vm, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: setting the boot vCPU state: %s", m->accel->name,
 			 strerror(-rc));
 	return rc;
-#else
-	/* TODO(boot): remove once src/boot/boot.c and arch/x86/boot_state.c land. */
-	snprintf(err, err_len, "this build has no kernel loader yet (src/boot is missing)");
-	return -ENOSYS;
-#endif
 }
 
 static int vm_build_acpi(struct vm *vm, char *err, size_t err_len)
@@ -261,40 +238,26 @@ static int vm_create_devices(struct vm *vm, char *err, size_t err_len)
 	struct machine *m = &vm->m;
 	int rc = 0;
 
-#if HAVE_CHARDEV
 	rc = chardev_open(vm->cfg.serial, &vm->serial, err, err_len);
 	if (rc)
 		return rc;
 	chardev_set_quit(vm->serial, vm_on_quit, vm);
-#else
-	/* TODO(devices): chardev backend not built yet: serial output is lost. */
-#endif
-#if HAVE_UART8250
 	rc = uart8250_create(m, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1, vm->serial,
 			     (struct uart8250 **)&vm->uart);
 	if (rc)
 		goto fail;
-#endif
-#if HAVE_RTC
 	rc = rtc_create(m, (struct rtc **)&vm->rtc);
 	if (rc)
 		goto fail;
-#endif
-#if HAVE_I8042
 	rc = i8042_create(m, (struct i8042 **)&vm->i8042);
 	if (rc)
 		goto fail;
-#endif
-#if HAVE_DEBUG_EXIT
 	rc = debug_exit_create(m, LAYOUT_PORT_DEBUG_EXIT, (struct debug_exit **)&vm->debug_exit);
 	if (rc)
 		goto fail;
-#endif
-#if HAVE_PCI_HOST
 	rc = pci_host_create(m, (struct pci_host **)&vm->pci_host);
 	if (rc)
 		goto fail;
-#endif
 	rc = acpi_pm_create(m, LAYOUT_PORT_ACPI, (struct acpi_pm **)&vm->acpi_pm);
 	if (rc)
 		goto fail;
@@ -318,30 +281,18 @@ static void vm_destroy_devices(struct vm *vm)
 		fw_cfg_destroy(vm->fw_cfg);
 	if (vm->acpi_pm)
 		acpi_pm_destroy(vm->acpi_pm);
-#if HAVE_PCI_HOST
 	if (vm->pci_host)
 		pci_host_destroy(vm->pci_host);
-#endif
-#if HAVE_DEBUG_EXIT
 	if (vm->debug_exit)
 		debug_exit_destroy(vm->debug_exit);
-#endif
-#if HAVE_I8042
 	if (vm->i8042)
 		i8042_destroy(vm->i8042);
-#endif
-#if HAVE_RTC
 	if (vm->rtc)
 		rtc_destroy(vm->rtc);
-#endif
-#if HAVE_UART8250
 	if (vm->uart)
 		uart8250_destroy(vm->uart);
-#endif
-#if HAVE_CHARDEV
 	if (vm->serial)
 		chardev_close(vm->serial);
-#endif
 	vm->fw_cfg = vm->acpi_pm = vm->pci_host = vm->debug_exit = NULL;
 	vm->i8042 = vm->rtc = vm->uart = NULL;
 	vm->serial = NULL;
