@@ -593,6 +593,14 @@ bool cd_emit(struct cd_rng *r, unsigned ti, struct cd_case *c, bool in_seq)
 		b8(&e, 0xf0); /* LOCK: legal only with a memory destination, else #UD */
 	if (!in_seq && cd_rng_below(r, 32) == 0)
 		b8(&e, (uint8_t)(0x26 + 8 * cd_rng_below(r, 4))); /* ES/CS/SS/DS: ignored in 64-bit */
+	if (!in_seq && (f & T_MODRM) && cd_rng_below(r, 48) == 0)
+		b8(&e, 0x65); /* GS: base 0 in the child and in the engine */
+	/* A stray REP on a one-byte-map opcode is ignored. Not on 0F-map ones:
+	 * F3 0F AE /0-/3 with a register is WRFSBASE/WRGSBASE, which would
+	 * replace the child's TLS base. */
+	if (!in_seq && !t->pfx && t->map == 0 && !(f & (T_XMM | T_MMX | T_X87 | T_REP)) &&
+	    cd_rng_below(r, 32) == 0)
+		b8(&e, cd_rng_below(r, 2) ? 0xf2 : 0xf3);
 	if (pfx66)
 		b8(&e, 0x66);
 	if (f & T_REP) {

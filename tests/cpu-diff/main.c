@@ -306,6 +306,10 @@ static void account(struct ctx *x, uint64_t idx, const struct cd_case *c,
 			x->seq_allowed[t] = false;
 		return;
 	}
+	if (nat->outcome == CD_CRASH || emu->outcome == CD_CRASH)
+		fprintf(stderr, "cpu-diff: case %" PRIu64 ": %s %s\n", idx,
+			nat->outcome == CD_CRASH ? "native run:" : "engine:",
+			nat->outcome == CD_CRASH ? nat->note : emu->note);
 	ok = cd_compare(c, nat, emu, &d);
 	if (ok) {
 		fs->pass++;
