@@ -23,12 +23,19 @@ void cli_run_usage(void *file)
 	    "  --cmdline STR            kernel command line\n"
 	    "  --mem MiB                guest RAM (default %u)\n"
 	    "  --cpus N                 vCPUs, 1 to %u (default 1)\n"
-	    "  --serial SPEC            COM1: stdio|pty|null|file:PATH|unix:PATH (default stdio)\n"
+	    "  --serial SPEC            console: stdio|pty|null|file:PATH|unix:PATH (default stdio)\n"
+	    "  --console serial|virtio  where the console is: COM1 (default) or virtio-console\n"
+	    "                           (hvc0; COM1 is then disconnected)\n"
+	    "  --disk PATH[,ro]         a virtio-blk disk on a raw image (repeatable, up to %u)\n"
+	    "  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...\n"
+	    "  --net tap,ifname=NAME    a virtio-net interface (repeatable, up to %u)\n"
+	    "  --rng                    a virtio-rng entropy device (host getrandom)\n"
+	    "  --balloon                a virtio-balloon device\n"
 	    "  -h, --help               this help\n\n"
 	    "Exit status: 0 when the guest powers off; (value << 1) | 1 when it writes\n"
 	    "value to the debug-exit port 0xf4; 1 on errors, 2 on bad options.\n"
 	    "On a stdio console, Ctrl-A x quits.\n",
-	    VM_CONFIG_MEM_DEFAULT_MIB, VM_CONFIG_MAX_CPUS);
+	    VM_CONFIG_MEM_DEFAULT_MIB, VM_CONFIG_MAX_CPUS, VM_CONFIG_MAX_DISKS, VM_CONFIG_MAX_NETS);
 }
 
 enum {
@@ -41,6 +48,11 @@ enum {
 	OPT_MEM,
 	OPT_CPUS,
 	OPT_SERIAL,
+	OPT_CONSOLE,
+	OPT_DISK,
+	OPT_NET,
+	OPT_RNG,
+	OPT_BALLOON,
 };
 
 static const struct option run_opts[] = {
@@ -53,6 +65,11 @@ static const struct option run_opts[] = {
     {"mem", required_argument, NULL, OPT_MEM},
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"serial", required_argument, NULL, OPT_SERIAL},
+    {"console", required_argument, NULL, OPT_CONSOLE},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"net", required_argument, NULL, OPT_NET},
+    {"rng", no_argument, NULL, OPT_RNG},
+    {"balloon", no_argument, NULL, OPT_BALLOON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -96,6 +113,21 @@ int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_
 		case OPT_SERIAL:
 			rc = config_parse_serial(optarg, err, err_len);
 			cfg->serial = optarg;
+			break;
+		case OPT_CONSOLE:
+			rc = config_parse_console(optarg, &cfg->virtio_console, err, err_len);
+			break;
+		case OPT_DISK:
+			rc = config_add_disk(cfg, optarg, err, err_len);
+			break;
+		case OPT_NET:
+			rc = config_add_net(cfg, optarg, err, err_len);
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
+			break;
+		case OPT_BALLOON:
+			cfg->balloon = true;
 			break;
 		case 'h':
 			cli_run_usage(stdout);

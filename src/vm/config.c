@@ -142,6 +142,70 @@ int config_parse_serial(const char *s, char *err, size_t err_len)
 	return -EINVAL;
 }
 
+int config_add_disk(struct vm_config *c, const char *s, char *err, size_t err_len)
+{
+	struct vm_disk *d;
+	const char *comma;
+	size_t len;
+
+	if (c->nr_disks >= VM_CONFIG_MAX_DISKS) {
+		snprintf(err, err_len, "--disk: at most %u disks", VM_CONFIG_MAX_DISKS);
+		return -EINVAL;
+	}
+	if (!s || !*s) {
+		snprintf(err, err_len, "--disk: expected PATH[,ro]");
+		return -EINVAL;
+	}
+	d = &c->disks[c->nr_disks];
+	comma = strrchr(s, ',');
+	/* The last comma starts the option: paths with commas need a trailing ",rw". */
+	if (comma && strcmp(comma, ",ro") && strcmp(comma, ",rw")) {
+		snprintf(err, err_len, "--disk %s: unknown option '%s' (expected ro or rw)", s,
+			 comma + 1);
+		return -EINVAL;
+	}
+	d->readonly = comma && !strcmp(comma, ",ro");
+	len = comma ? (size_t)(comma - s) : strlen(s);
+	if (len == 0 || len >= sizeof(d->path)) {
+		snprintf(err, err_len, "--disk %s: bad path", s);
+		return -EINVAL;
+	}
+	memcpy(d->path, s, len);
+	d->path[len] = '\0';
+	c->nr_disks++;
+	return 0;
+}
+
+int config_add_net(struct vm_config *c, const char *s, char *err, size_t err_len)
+{
+	if (c->nr_nets >= VM_CONFIG_MAX_NETS) {
+		snprintf(err, err_len, "--net: at most %u network interfaces", VM_CONFIG_MAX_NETS);
+		return -EINVAL;
+	}
+	if (!s || (strcmp(s, "user") && strncmp(s, "user,", 5) && strncmp(s, "tap,", 4))) {
+		snprintf(err, err_len,
+			 "--net %s: expected user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]... or tap,ifname=NAME",
+			 s ? s : "");
+		return -EINVAL;
+	}
+	c->nets[c->nr_nets++] = s;
+	return 0;
+}
+
+int config_parse_console(const char *s, bool *virtio, char *err, size_t err_len)
+{
+	if (s && !strcmp(s, "virtio")) {
+		*virtio = true;
+		return 0;
+	}
+	if (s && !strcmp(s, "serial")) {
+		*virtio = false;
+		return 0;
+	}
+	snprintf(err, err_len, "--console %s: expected serial or virtio", s ? s : "");
+	return -EINVAL;
+}
+
 uint64_t config_host_mem_bytes(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES);

@@ -6,6 +6,7 @@
 #ifndef PETREL_VM_CONFIG_H
 #define PETREL_VM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,13 @@ enum vm_kernel_format {
 #define VM_CONFIG_MEM_MIN_MIB	    2 /* the fixed low layout needs the first 2 MiB */
 #define VM_CONFIG_MAX_CPUS	    64
 #define VM_CONFIG_LOAD_ADDR_DEFAULT 0x100000ull
+#define VM_CONFIG_MAX_DISKS	    8
+#define VM_CONFIG_MAX_NETS	    4
+
+struct vm_disk {
+	char path[4096];
+	bool readonly;
+};
 
 struct vm_config {
 	const char *kernel;	 /* path; NULL: boot kernel_data */
@@ -34,6 +42,15 @@ struct vm_config {
 	const char *accel;  /* "auto", "kvm", "emu" */
 	enum vm_kernel_format format;
 	uint64_t load_addr; /* flat binaries */
+
+	/* virtio devices, each a PCI function */
+	struct vm_disk disks[VM_CONFIG_MAX_DISKS];
+	unsigned nr_disks;
+	const char *nets[VM_CONFIG_MAX_NETS]; /* "user[,hostfwd=...]" or "tap,ifname=NAME" */
+	unsigned nr_nets;
+	bool rng;
+	bool balloon;
+	bool virtio_console; /* the console (serial spec) goes to hvc0; COM1 gets null */
 };
 
 void vm_config_default(struct vm_config *c);
@@ -45,6 +62,12 @@ int config_parse_load_addr(const char *s, uint64_t *addr, char *err, size_t err_
 int config_parse_accel(const char *s, char *err, size_t err_len);
 int config_parse_serial(const char *s, char *err, size_t err_len);
 const char *config_format_name(enum vm_kernel_format f);
+/* --disk PATH[,ro]: appended to c->disks. */
+int config_add_disk(struct vm_config *c, const char *s, char *err, size_t err_len);
+/* --net user[,hostfwd=...]... | tap,ifname=NAME: appended to c->nets (checked when created). */
+int config_add_net(struct vm_config *c, const char *s, char *err, size_t err_len);
+/* --console serial|virtio */
+int config_parse_console(const char *s, bool *virtio, char *err, size_t err_len);
 
 /*
  * Whole-config checks that need the host: files readable, memory within

@@ -21,6 +21,12 @@
 #include "devices/acpi_pm.h"
 #include "devices/fw_cfg.h"
 #include "util/compiler.h"
+#include "virtio/balloon.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+#include "virtio/virtio_pci.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -233,6 +239,99 @@ static int vm_build_acpi(struct vm *vm, char *err, size_t err_len)
 	return rc;
 }
 
+/* Put a virtio device on the PCI bus; the VM owns both from here on. */
+static int vm_plug_virtio(struct vm *vm, struct virtio_dev *d, char *err, size_t err_len)
+{
+	int rc;
+
+	if (vm->nr_virtio >= VM_MAX_VIRTIO)
+		return -ENOSPC;
+	rc = virtio_pci_create(&vm->m, vm->pci_host, d, &vm->vpci[vm->nr_virtio]);
+	if (rc) {
+		snprintf(err, err_len, "%s: adding the PCI function: %s", d->ops->name, strerror(-rc));
+		return rc;
+	}
+	vm->vdev[vm->nr_virtio++] = d;
+	return 0;
+}
+
+/* The virtio devices the configuration asked for, and only those. */
+static int vm_create_virtio(struct vm *vm, char *err, size_t err_len)
+{
+	struct machine *m = &vm->m;
+	char why[256] = "";
+	int rc;
+
+	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
+		rc = virtio_blk_create(m, vm->cfg.disks[i].path, vm->cfg.disks[i].readonly,
+				       &vm->blk[i], why, sizeof(why));
+		if (rc) {
+			snprintf(err, err_len, "--disk %s: %s", vm->cfg.disks[i].path, why);
+			return rc;
+		}
+		if ((rc = vm_plug_virtio(vm, virtio_blk_dev(vm->blk[i]), err, err_len)))
+			return rc;
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
+		rc = virtio_net_create(m, vm->cfg.nets[i], &vm->net[i], why, sizeof(why));
+		if (rc) {
+			snprintf(err, err_len, "--net %s: %s", vm->cfg.nets[i], why);
+			return rc;
+		}
+		if ((rc = vm_plug_virtio(vm, virtio_net_dev(vm->net[i]), err, err_len)))
+			return rc;
+	}
+	if (vm->cfg.virtio_console) {
+		rc = virtio_console_create(m, vm->serial, &vm->vcon);
+		if (rc || (rc = vm_plug_virtio(vm, virtio_console_dev(vm->vcon), err, err_len))) {
+			if (!err[0])
+				snprintf(err, err_len, "virtio-console: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	if (vm->cfg.rng) {
+		rc = virtio_rng_create(m, &vm->rng);
+		if (rc || (rc = vm_plug_virtio(vm, virtio_rng_dev(vm->rng), err, err_len))) {
+			if (!err[0])
+				snprintf(err, err_len, "virtio-rng: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	if (vm->cfg.balloon) {
+		rc = virtio_balloon_create(m, &vm->balloon);
+		if (rc || (rc = vm_plug_virtio(vm, virtio_balloon_dev(vm->balloon), err, err_len))) {
+			if (!err[0])
+				snprintf(err, err_len, "virtio-balloon: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void vm_destroy_virtio(struct vm *vm)
+{
+	/* PCI functions first: after this no guest access reaches a device. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		virtio_pci_destroy(vm->vpci[i]);
+		vm->vpci[i] = NULL;
+	}
+	vm->nr_virtio = 0;
+	for (unsigned i = 0; i < VM_CONFIG_MAX_DISKS; i++) {
+		virtio_blk_destroy(vm->blk[i]);
+		vm->blk[i] = NULL;
+	}
+	for (unsigned i = 0; i < VM_CONFIG_MAX_NETS; i++) {
+		virtio_net_destroy(vm->net[i]);
+		vm->net[i] = NULL;
+	}
+	virtio_console_destroy(vm->vcon);
+	virtio_rng_destroy(vm->rng);
+	virtio_balloon_destroy(vm->balloon);
+	vm->vcon = NULL;
+	vm->rng = NULL;
+	vm->balloon = NULL;
+}
+
 static int vm_create_devices(struct vm *vm, char *err, size_t err_len)
 {
 	struct machine *m = &vm->m;
@@ -242,8 +341,13 @@ static int vm_create_devices(struct vm *vm, char *err, size_t err_len)
 	if (rc)
 		return rc;
 	chardev_set_quit(vm->serial, vm_on_quit, vm);
-	rc = uart8250_create(m, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1, vm->serial,
-			     (struct uart8250 **)&vm->uart);
+	if (vm->cfg.virtio_console) {
+		rc = chardev_open("null", &vm->uart_cd, err, err_len);
+		if (rc)
+			goto fail;
+	}
+	rc = uart8250_create(m, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1,
+			     vm->uart_cd ? vm->uart_cd : vm->serial, (struct uart8250 **)&vm->uart);
 	if (rc)
 		goto fail;
 	rc = rtc_create(m, (struct rtc **)&vm->rtc);
@@ -269,7 +373,7 @@ static int vm_create_devices(struct vm *vm, char *err, size_t err_len)
 		rc = vm_add_e820(vm);
 	if (rc)
 		goto fail;
-	return 0;
+	return vm_create_virtio(vm, err, err_len);
 fail:
 	snprintf(err, err_len, "creating devices: %s", strerror(-rc));
 	return rc;
@@ -277,6 +381,7 @@ fail:
 
 static void vm_destroy_devices(struct vm *vm)
 {
+	vm_destroy_virtio(vm);
 	if (vm->fw_cfg)
 		fw_cfg_destroy(vm->fw_cfg);
 	if (vm->acpi_pm)
@@ -291,6 +396,9 @@ static void vm_destroy_devices(struct vm *vm)
 		rtc_destroy(vm->rtc);
 	if (vm->uart)
 		uart8250_destroy(vm->uart);
+	if (vm->uart_cd)
+		chardev_close(vm->uart_cd);
+	vm->uart_cd = NULL;
 	if (vm->serial)
 		chardev_close(vm->serial);
 	vm->fw_cfg = vm->acpi_pm = vm->pci_host = vm->debug_exit = NULL;
@@ -397,6 +505,9 @@ static int vm_reboot(struct vm *vm)
 			      (off_t)r->fd_off, (off_t)r->size) < 0)
 			memset(r->host, 0, r->size);
 	}
+	/* Devices persist across a reset; virtio ones return to their reset state. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_set_status(vm->vdev[i], 0);
 	rc = vm_engine_init(vm, vm->err, sizeof(vm->err));
 	if (!rc)
 		rc = vm_build_acpi(vm, vm->err, sizeof(vm->err));

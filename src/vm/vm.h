@@ -18,6 +18,15 @@
 #include "vm/vcpu.h"
 
 struct chardev;
+struct virtio_blk;
+struct virtio_net;
+struct virtio_rng;
+struct virtio_balloon;
+struct virtio_console;
+struct virtio_pci;
+struct virtio_dev;
+
+#define VM_MAX_VIRTIO (VM_CONFIG_MAX_DISKS + VM_CONFIG_MAX_NETS + 3)
 
 struct vm {
 	struct vm_config cfg; /* strings owned by the caller */
@@ -33,7 +42,15 @@ struct vm {
 
 	struct chardev *serial;
 	void *uart, *rtc, *i8042, *debug_exit, *pci_host, *acpi_pm, *fw_cfg;
-	void *fallback; /* stand-in devices until the real ones land */
+	struct chardev *uart_cd; /* the UART's backend: the console, or null with --console virtio */
+	struct virtio_blk *blk[VM_CONFIG_MAX_DISKS];
+	struct virtio_net *net[VM_CONFIG_MAX_NETS];
+	struct virtio_rng *rng;
+	struct virtio_balloon *balloon;
+	struct virtio_console *vcon;
+	struct virtio_pci *vpci[VM_MAX_VIRTIO];     /* the PCI functions, in creation order */
+	struct virtio_dev *vdev[VM_MAX_VIRTIO];     /* the device behind each */
+	unsigned nr_virtio;
 	uint64_t rsdp;
 	unsigned boots;		  /* 1 after the first boot, +1 per reset */
 	atomic_bool quit_pending; /* the user quit; survives a reboot in progress */

@@ -142,12 +142,53 @@ static void test_check(void **state)
 	assert_non_null(strstr(err, "--load-addr"));
 }
 
+static void test_virtio_options(void **state)
+{
+	struct vm_config c;
+	char err[256];
+	bool virtio = false;
+
+	vm_config_default(&c);
+	assert_int_equal(config_add_disk(&c, "/tmp/a.img", err, sizeof(err)), 0);
+	assert_int_equal(config_add_disk(&c, "/tmp/b.img,ro", err, sizeof(err)), 0);
+	assert_int_equal(config_add_disk(&c, "/tmp/c,d.img,rw", err, sizeof(err)), 0);
+	assert_int_equal(c.nr_disks, 3);
+	assert_string_equal(c.disks[0].path, "/tmp/a.img");
+	assert_false(c.disks[0].readonly);
+	assert_string_equal(c.disks[1].path, "/tmp/b.img");
+	assert_true(c.disks[1].readonly);
+	assert_string_equal(c.disks[2].path, "/tmp/c,d.img");
+	assert_int_equal(config_add_disk(&c, "/tmp/e.img,cache=none", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "cache=none"));
+	assert_int_equal(config_add_disk(&c, "", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_add_disk(&c, ",ro", err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.nr_disks, 3);
+	while (c.nr_disks < VM_CONFIG_MAX_DISKS)
+		assert_int_equal(config_add_disk(&c, "/tmp/x.img", err, sizeof(err)), 0);
+	assert_int_equal(config_add_disk(&c, "/tmp/x.img", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most"));
+
+	assert_int_equal(config_add_net(&c, "user", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "user,hostfwd=tcp::2222-:22", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "tap,ifname=tap0", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "bridge", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_add_net(&c, "username", err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.nr_nets, 3);
+
+	assert_int_equal(config_parse_console("virtio", &virtio, err, sizeof(err)), 0);
+	assert_true(virtio);
+	assert_int_equal(config_parse_console("serial", &virtio, err, sizeof(err)), 0);
+	assert_false(virtio);
+	assert_int_equal(config_parse_console("hvc", &virtio, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mem),		 cmocka_unit_test(test_cpus),
 	    cmocka_unit_test(test_format),	 cmocka_unit_test(test_load_addr),
 	    cmocka_unit_test(test_accel_serial), cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_virtio_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
