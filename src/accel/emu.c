@@ -23,7 +23,7 @@
 #include "util/log.h"
 #include "vm/machine.h"
 
-#define EMU_SLICE (1u << 20) /* instructions per x86_run() call */
+#define EMU_SLICE (1u << 18) /* instructions per x86_run() call: about a millisecond */
 
 enum emu_cpu_state {
 	EMU_CPU_RUNNABLE,
@@ -115,13 +115,60 @@ static uint64_t emu_tsc_fn(void *opaque)
 	return emu_tsc(&v->vm->plat);
 }
 
+/* MSRs the CPU forwards: the APIC base, x2APIC registers and the TSC deadline. */
+static int emu_msr_read(void *opaque, uint32_t msr, uint64_t *val)
+{
+	struct accel_vcpu *v = opaque;
+
+	if (msr == MSR_IA32_APIC_BASE) {
+		*val = lapic_get_base(v->lapic);
+		return 0;
+	}
+	return lapic_msr_read(v->lapic, msr, val);
+}
+
+static int emu_msr_write(void *opaque, uint32_t msr, uint64_t val)
+{
+	struct accel_vcpu *v = opaque;
+
+	if (msr == MSR_IA32_APIC_BASE)
+		return lapic_set_base(v->lapic, val);
+	return lapic_msr_write(v->lapic, msr, val);
+}
+
+static uint8_t emu_cr8_read(void *opaque)
+{
+	struct accel_vcpu *v = opaque;
+
+	return lapic_get_cr8(v->lapic);
+}
+
+static void emu_cr8_write(void *opaque, uint8_t val)
+{
+	struct accel_vcpu *v = opaque;
+
+	lapic_set_cr8(v->lapic, val);
+}
+
 static const struct x86_mem_ops emu_mem_ops = {
 	.page = emu_page,
 	.mmio_read = emu_mmio_read,
 	.mmio_write = emu_mmio_write,
 	.pio_in = emu_pio_in,
 	.pio_out = emu_pio_out,
+	.msr_read = emu_msr_read,
+	.msr_write = emu_msr_write,
+	.cr8_read = emu_cr8_read,
+	.cr8_write = emu_cr8_write,
 };
+
+/* An interrupt was delivered to this vCPU's APIC (any thread): stop at the next block. */
+static void emu_notify(void *opaque)
+{
+	struct accel_vcpu *v = opaque;
+
+	x86_set_irq_pending(&v->cpu, true);
+}
 
 /* --- engine ops --- */
 
@@ -171,6 +218,9 @@ static int emu_vcpu_init(struct accel_vm *vm, unsigned index, struct accel_vcpu 
 		return rc;
 	}
 	v->cpu.tsc_fn = emu_tsc_fn;
+	v->cpu.deliver_exceptions = true;
+	vm->plat.notify_opaque[index] = v;
+	vm->plat.notify[index] = emu_notify;
 	*out = v;
 	return 0;
 }
@@ -179,6 +229,7 @@ static void emu_vcpu_fini(struct accel_vcpu *v)
 {
 	if (!v)
 		return;
+	v->vm->plat.notify[v->index] = NULL;
 	x86_cpu_fini(&v->cpu);
 	free(v);
 }
@@ -220,6 +271,37 @@ static const char *const exc_names[32] = {
 	"#SS", "#GP", "#PF", "?", "#MF", "#AC", "#MC", "#XM",
 };
 
+/*
+ * Hand the CPU what its local APIC holds: fire expired timers, then an NMI,
+ * then the highest-priority interrupt if the CPU accepts interrupts now.
+ * Returns X86_STOP_NONE or the stop an event delivery caused.
+ */
+static int emu_deliver_events(struct accel_vcpu *v)
+{
+	struct x86_cpu *c = &v->cpu;
+	int r = X86_STOP_NONE, vec;
+
+	/* Clear first: a delivery racing with this check sets it again. */
+	x86_set_irq_pending(c, false);
+	lapic_timer_poll(v->lapic);
+	if (lapic_take_nmi(v->lapic)) {
+		r = x86_inject_nmi(c);
+		if (r == -EBUSY)
+			r = X86_STOP_NONE; /* an NMI handler runs: this one is lost, as NMIs merge */
+		if (r != X86_STOP_NONE)
+			return r;
+	}
+	if (x86_interrupts_enabled(c) && (vec = lapic_ack(v->lapic)) >= 0) {
+		r = x86_inject_interrupt(c, (uint8_t)vec);
+		if (r != X86_STOP_NONE)
+			return r;
+	}
+	/* Still something deliverable (blocked by IF or a shadow): stop when it opens. */
+	if (lapic_pending(v->lapic) >= 0)
+		x86_set_irq_pending(c, true);
+	return X86_STOP_NONE;
+}
+
 static int emu_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 {
 	struct x86_cpu *c = &v->cpu;
@@ -247,11 +329,14 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 		return 0;
 	}
 
-	r = x86_run(c, EMU_SLICE);
+	/* NMIs and interrupts the local APIC holds, at an instruction boundary. */
+	r = emu_deliver_events(v);
+	if (r == X86_STOP_NONE)
+		r = x86_run(c, EMU_SLICE);
 	switch (r) {
 	case X86_STOP_BUDGET:
 	case X86_STOP_NONE:
-		lapic_timer_poll(v->lapic);
+	case X86_STOP_IRQ:
 		e->kind = ACCEL_EXIT_NONE;
 		break;
 	case X86_STOP_REQUEST:
@@ -265,7 +350,7 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 			break;
 		}
 		/* Sleep until the next timer expiry or a delivered interrupt. */
-		if (lapic_pending(v->lapic) < 0)
+		if (lapic_pending(v->lapic) < 0 && !atomic_load(&v->kicked))
 			emu_wait(&v->vm->plat, v->index, lapic_timer_poll(v->lapic));
 		e->kind = ACCEL_EXIT_NONE;
 		break;

@@ -39,6 +39,8 @@ void emu_wake(struct emu_platform *p, unsigned cpu)
 
 	if (cpu >= APIC_BUS_MAX_CPUS)
 		return;
+	if (p->notify[cpu])
+		p->notify[cpu](p->notify_opaque[cpu]);
 	b = &p->bell[cpu];
 	pthread_mutex_lock(&b->lock);
 	b->rings++;

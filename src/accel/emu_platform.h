@@ -31,6 +31,9 @@ struct emu_platform {
 	struct lapic *lapic[APIC_BUS_MAX_CPUS];
 	struct ioapic *ioapic;
 	struct emu_doorbell bell[APIC_BUS_MAX_CPUS];
+	/* Called with each wakeup of a vCPU (from any thread): the engine makes its CPU notice. */
+	void (*notify[APIC_BUS_MAX_CPUS])(void *opaque);
+	void *notify_opaque[APIC_BUS_MAX_CPUS];
 	uint64_t start_ns;        /* CLOCK_MONOTONIC at creation: bus time 0 */
 };
 
