@@ -79,6 +79,38 @@ static void test_unmasked_simd_exception(void **state)
 	assert_true(m.fs.xmm[0].f32[0] == 1.0f);
 }
 
+/* Underflow: masked, only tiny AND inexact results flag UE; unmasked,
+ * every tiny result does, and PE then reflects the unbounded exponent. */
+static void test_underflow_rules(void **state)
+{
+	struct tmachine m;
+
+	tm_init(&m);
+	m.fs.xmm[0].f32[0] = 0x1p-100f;
+	m.fs.xmm[1].f32[0] = 0x1p-30f; /* product 2^-130: tiny, exact denormal */
+	assert_int_equal(RUN(&m, 0xf3, 0x0f, 0x59, 0xc1), 0); /* MULSS */
+	assert_int_equal(m.fs.mxcsr & 0x3f, 0);
+	assert_true(m.fs.xmm[0].f32[0] == 0x1p-130f);
+	m.fs.xmm[0].f32[0] = 0x1p-100f;
+	m.fs.mxcsr = 0x1f80 & ~0x0800; /* UE unmasked */
+	assert_int_equal(RUN(&m, 0xf3, 0x0f, 0x59, 0xc1), FPU_EXC_XM);
+	assert_int_equal(m.fs.mxcsr & 0x3f, 0x10); /* UE, no PE: exact */
+	assert_true(m.fs.xmm[0].f32[0] == 0x1p-100f);
+	/* (1 + 2^-23)^2 needs 47 bits: inexact even with an unbounded exponent */
+	m.fs.mxcsr = 0x1f80 & ~0x0800;
+	m.fs.xmm[0].f32[0] = 0x1.000002p-100f;
+	m.fs.xmm[1].f32[0] = 0x1.000002p-30f;
+	assert_int_equal(RUN(&m, 0xf3, 0x0f, 0x59, 0xc1), FPU_EXC_XM);
+	assert_int_equal(m.fs.mxcsr & 0x3f, 0x30);
+	/* FTZ (UE masked): tiny results become zero with UE and PE */
+	m.fs.mxcsr = 0x1f80 | 0x8000;
+	m.fs.xmm[0].f32[0] = 0x1p-100f;
+	m.fs.xmm[1].f32[0] = 0x1p-30f;
+	assert_int_equal(RUN(&m, 0xf3, 0x0f, 0x59, 0xc1), 0);
+	assert_true(m.fs.xmm[0].f32[0] == 0.0f);
+	assert_int_equal(m.fs.mxcsr & 0x3f, 0x30);
+}
+
 static void test_cr_checks(void **state)
 {
 	struct tmachine m;
@@ -302,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_ldmxcsr),
 		cmocka_unit_test(test_alignment),
 		cmocka_unit_test(test_unmasked_simd_exception),
+		cmocka_unit_test(test_underflow_rules),
 		cmocka_unit_test(test_cr_checks),
 		cmocka_unit_test(test_mmx_aliasing),
 		cmocka_unit_test(test_pshufb_widths),
