@@ -202,6 +202,13 @@ static inline uint64_t cd_rng_below(struct cd_rng *r, uint64_t n)
 	return n ? cd_rng_next(r) % n : 0;
 }
 
+/* Biased random values (values.c). */
+uint64_t cd_interesting64(struct cd_rng *r);
+uint8_t cd_shift_count(struct cd_rng *r);
+uint32_t cd_random_mxcsr(struct cd_rng *r);
+void cd_random_fx(struct cd_rng *r, uint8_t fx[512]);
+void cd_fill_page(struct cd_rng *r, uint8_t *p, size_t len);
+
 /* A case exercising one template with table-driven operand choices. */
 void cd_gen_single(struct cd_rng *r, unsigned tmpl, struct cd_case *c);
 /* A random sequence of templates drawn from the allowed set. */
