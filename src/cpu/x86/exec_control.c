@@ -1,8 +1,9 @@
 /*
  * Jcc, JMP, CALL, RET (near and far), LOOP/LOOPE/LOOPNE/JrCXZ, INT3/INT/INTO.
  *
- * Part 1 simplifications (documented): no CS limit or canonical checks on
- * targets; far transfers in protected mode load the code descriptor with
+ * Part 1 simplifications (documented): no CS limit checks on targets;
+ * non-canonical targets of indirect JMP/CALL and RET are #GP(0) at the
+ * branch (relative targets are not checked); far transfers in protected mode load the code descriptor with
  * the basic checks only (no call gates, no privilege change); INT n, INT3,
  * INT1 and INTO stop with that vector and RIP after the instruction, as the
  * trap's return address (part 2 delivers them through the IDT).
@@ -12,6 +13,12 @@
 static inline uint64_t rel_target(const struct x86_cpu *cpu, const struct x86_insn *in)
 {
 	return x86_ip_wrap(in, cpu->rip + in->imm);
+}
+
+/* 64-bit mode: a non-canonical target faults on the branch itself. */
+static inline bool bad_target(const struct x86_cpu *cpu, uint64_t t)
+{
+	return cpu->mode == X86_MODE_LONG64 && (uint64_t)((int64_t)(t << 16) >> 16) != t;
 }
 
 static int h_jcc(struct x86_cpu *cpu, const struct x86_insn *in)
@@ -44,6 +51,8 @@ static int h_call_ind(struct x86_cpu *cpu, const struct x86_insn *in)
 
 	if (rc)
 		return rc;
+	if (bad_target(cpu, t))
+		return x86_gp0(cpu);
 	rc = x86_push(cpu, in->opsize, cpu->rip);
 	if (rc)
 		return rc;
@@ -58,17 +67,23 @@ static int h_jmp_ind(struct x86_cpu *cpu, const struct x86_insn *in)
 
 	if (rc)
 		return rc;
+	if (bad_target(cpu, t))
+		return x86_gp0(cpu);
 	cpu->rip = t;
 	return 0;
 }
 
 static int h_ret(struct x86_cpu *cpu, const struct x86_insn *in)
 {
-	uint64_t t, m = x86_sp_mask(cpu);
+	uint64_t t, m = x86_sp_mask(cpu), old = cpu->gpr[X86_RSP];
 	int rc = x86_pop(cpu, in->opsize, &t);
 
 	if (rc)
 		return rc;
+	if (bad_target(cpu, t)) {
+		cpu->gpr[X86_RSP] = old;
+		return x86_gp0(cpu);
+	}
 	if (in->op == 0xc2)
 		cpu->gpr[X86_RSP] = (cpu->gpr[X86_RSP] & ~m) | ((cpu->gpr[X86_RSP] + in->imm) & m);
 	cpu->rip = t;
