@@ -99,6 +99,20 @@ static uint32_t host_csr(uint32_t mxcsr)
  */
 enum { L_ADD, L_SUB, L_MUL, L_DIV, L_SQRT };
 
+/* st(0) = x op st(1) = y, result stored (exactly, as 80 bits) and popped. */
+#define X87_OP2(op)                                                                        \
+	__asm__ volatile("fnstcw %[h]\n\tfldcw %[c]\n\tfnclex\n\tfldt %[b]\n\tfldt %[a]\n\t" op \
+			 "\n\tfstpt %[r]\n\tfstp %%st(0)\n\tfnstsw %[s]\n\tfnclex\n\tfldcw %[h]"   \
+			 : [h] "=m"(host), [r] "=m"(r), [s] "=m"(sw)                        \
+			 : [c] "m"(cw), [a] "m"(x), [b] "m"(y)                               \
+			 : "st", "st(1)")
+#define X87_OP1(op, v)                                                                     \
+	__asm__ volatile("fnstcw %[h]\n\tfldcw %[c]\n\tfnclex\n\tfldt %[a]\n\t" op             \
+			 "\n\tfstpt %[r]\n\tfnstsw %[s]\n\tfnclex\n\tfldcw %[h]"                 \
+			 : [h] "=m"(host), [r] "=m"(r), [s] "=m"(sw)                        \
+			 : [c] "m"(cw), [a] "m"(v)                                           \
+			 : "st")
+
 static bool x87_inexact(unsigned kind, bool dbl, const void *a, const void *b, uint32_t mxcsr)
 {
 	uint16_t cw = (uint16_t)(0x3f | (dbl ? 0x200 : 0) | ((mxcsr >> 3) & 0xc00)), sw, host;
@@ -127,18 +141,16 @@ static bool x87_inexact(unsigned kind, bool dbl, const void *a, const void *b, u
 		x = fa;
 		y = fb;
 	}
-	/* x and y are exact; one x87 operation under cw rounds once. */
-	__asm__ volatile("fnstcw %[h]\n\tfldcw %[c]\n\tfnclex" : [h] "=m"(host) : [c] "m"(cw));
+	/* x and y are exact; one x87 operation under cw rounds once. The whole
+	 * sequence is one asm block so the x87 stack stays balanced. */
 	switch (kind) {
-	case L_ADD: __asm__ volatile("faddp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
-	/* AT&T fsubp/fdivp are Intel FSUBRP/FDIVRP: st(1) = st(0) op st(1) = x op y */
-	case L_SUB: __asm__ volatile("fsubp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
-	case L_MUL: __asm__ volatile("fmulp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
-	case L_DIV: __asm__ volatile("fdivp" : "=t"(r) : "0"(x), "u"(y) : "st(1)"); break;
-	case L_SQRT: __asm__ volatile("fsqrt" : "=t"(r) : "0"(y)); break;
+	case L_ADD: X87_OP2("fadd %%st(1), %%st"); break;
+	case L_SUB: X87_OP2("fsub %%st(1), %%st"); break;
+	case L_MUL: X87_OP2("fmul %%st(1), %%st"); break;
+	case L_DIV: X87_OP2("fdiv %%st(1), %%st"); break;
+	case L_SQRT: X87_OP1("fsqrt", y); break;
 	default: return false;
 	}
-	__asm__ volatile("fnstsw %[s]\n\tfnclex\n\tfldcw %[h]" : [s] "=m"(sw) : [h] "m"(host), "X"(r));
 	return sw & 0x20;
 }
 
@@ -181,19 +193,16 @@ static uint32_t unbounded_pe(unsigned op, const union xmm_reg *d, const union xm
 	} else if (op == SF_CVTSD2SS || op == SF_CVTPD2PS) {
 		/* double -> float: the double times one, rounded to 24 bits */
 		for (unsigned i = 0; i < (op == SF_CVTPD2PS ? 2u : 1u); i++) {
-			double v, one = 1.0;
-			long double x, r;
+			double v;
+			long double x, y, r;
 			uint16_t cw = (uint16_t)(0x3f | ((mxcsr >> 3) & 0xc00)), sw, host;
 
 			memcpy(&v, s->b + 8 * i, 8);
 			if ((mxcsr & MXCSR_DAZ) && v != 0 && __builtin_fabs(v) < 0x1p-1022)
 				v = 0;
 			x = v;
-			__asm__ volatile("fnstcw %[h]\n\tfldcw %[c]\n\tfnclex"
-					 : [h] "=m"(host) : [c] "m"(cw));
-			__asm__ volatile("fmull %[o]" : "=t"(r) : "0"(x), [o] "m"(one));
-			__asm__ volatile("fnstsw %[s]\n\tfnclex\n\tfldcw %[h]"
-					 : [s] "=m"(sw) : [h] "m"(host), "X"(r));
+			y = 1.0L;
+			X87_OP2("fmul %%st(1), %%st");
 			pe |= sw & 0x20;
 		}
 	} else {
@@ -233,8 +242,13 @@ uint32_t sse_host_op(unsigned op, unsigned imm, union xmm_reg *dst, const union 
 		out |= fn(&d2, &s, host_csr(mxcsr) | MXCSR_FTZ) & 0x10;
 	}
 	/* An unmasked OE/UE reports PE for the unbounded-exponent result. */
-	if ((out & ~(mxcsr >> 7) & 0x18) && !(out & ~(mxcsr >> 7) & 0x7))
-		out = (out & ~0x20u) | unbounded_pe(op, dst, src, mxcsr);
+	if ((out & ~(mxcsr >> 7) & 0x18) && !(out & ~(mxcsr >> 7) & 0x7)) {
+		/* A lane with a masked OE/UE keeps the PE its delivered result
+		 * had; the others are judged with the exponent unbounded. */
+		uint32_t keep = (out & (mxcsr >> 7) & 0x18) ? out & 0x20 : 0;
+
+		out = (out & ~0x20u) | keep | unbounded_pe(op, dst, src, mxcsr);
+	}
 	memcpy(dst, &d, 16);
 	return out & MXCSR_FLAGS;
 }
