@@ -63,6 +63,8 @@ void x86_cpu_reset(struct x86_cpu *cpu)
 	cpu->cr0 = 0x60000010;
 	cpu->cr2 = cpu->cr3 = cpu->cr4 = cpu->cr8 = 0;
 	cpu->efer = 0;
+	cpu->nmi_blocked = 0; /* part 2: no NMI handler, no STI shadow after RESET/INIT */
+	cpu->shadow_icount = 0;
 	for (i = 0; i < X86_NSEG; i++)
 		x86_set_seg(cpu, i, 0, 0, 0xffff, X86_SEG_DATA16);
 	x86_set_seg(cpu, X86_CS, 0xf000, 0xffff0000ull, 0xffff, X86_SEG_CODE16);
