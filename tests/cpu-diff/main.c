@@ -134,8 +134,14 @@ static void gen_case(struct ctx *x, uint64_t i, struct cd_case *c)
 	uint64_t singles = x->cases - x->cases / 4;
 
 	cd_rng_seed(&r, x->seed * 0x9e3779b97f4a7c15ull + i);
-	if (x->long_mode)
-		singles = (i % 4 != 3) ? i + 1 : 0;
+	if (x->long_mode) {
+		/* every fourth case is a sequence; the others walk the templates */
+		if (i % 4 != 3 && x->nlist)
+			cd_gen_single(&r, x->list[(i / 4 * 3 + i % 4) % x->nlist], c);
+		else
+			cd_gen_sequence(&r, x->seq_allowed, c);
+		return;
+	}
 	if (i < singles || x->nlist == 0)
 		cd_gen_single(&r, x->list[i % (x->nlist ? x->nlist : 1)], c);
 	else
