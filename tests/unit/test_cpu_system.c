@@ -834,6 +834,165 @@ static void t_cpuid_leaves(void **s)
 	done(cpu);
 }
 
+/* SYSENTER/SYSEXIT in 32-bit protected mode. */
+static void t_sysenter(void **s)
+{
+	static const uint8_t ucode[] = { 0x0f, 0x34 };             /* sysenter */
+	static const uint8_t kcode[] = { 0x89, 0xe3, 0x0f, 0x35 }; /* mov ebx, esp; sysexit */
+	struct x86_cpu *cpu = mk_cpu();
+
+	gdt_setup(false);
+	/* SYSEXIT (32-bit) loads CS = SYSENTER_CS + 16, SS = + 24: put a DPL 3
+	 * code and data pair there (0x18 + 16 = 0x28 is code64 DPL 3 in this
+	 * GDT, but SYSEXIT does not read descriptors: flat 32-bit is loaded). */
+	memcpy(ram + CODE, ucode, sizeof(ucode));
+	memcpy(ram + HND, kcode, sizeof(kcode));
+	cpu->cr0 = X86_CR0_PE | X86_CR0_ET;
+	cpu->gdtr = (struct x86_dtr){ GDT, 0x47 };
+	for (int sg = 0; sg < X86_NSEG; sg++)
+		x86_set_seg(cpu, sg, 0x23, 0, 0xffffffff, X86_SEG_DATA32 | 0x60);
+	x86_set_seg(cpu, X86_CS, 0x33, 0, 0xffffffff, X86_SEG_CODE32 | 0x60);
+	cpu->rip = CODE;
+	cpu->deliver_exceptions = false;
+	/* SYSENTER_CS = 0 is #GP(0). */
+	assert_int_equal(x86_run(cpu, 1), X86_STOP_EXCEPTION);
+	assert_int_equal(cpu->exc_vector, X86_EXC_GP);
+	assert_int_equal(x86_msr_write(cpu, 0x174, 0x18), 0);
+	assert_int_equal(x86_msr_write(cpu, 0x175, KSTACK), 0);
+	assert_int_equal(x86_msr_write(cpu, 0x176, HND), 0);
+	cpu->gpr[X86_RCX] = USTACK;
+	cpu->gpr[X86_RDX] = CODE + 0x100;
+	x86_set_rflags(cpu, X86_IF);
+	assert_int_equal(x86_run(cpu, 2), X86_STOP_BUDGET);
+	assert_int_equal(cpu->cpl, 0);
+	assert_int_equal(cpu->seg[X86_CS].sel, 0x18);
+	assert_int_equal(cpu->seg[X86_SS].sel, 0x20);
+	assert_false(x86_get_rflags(cpu) & X86_IF);
+	assert_int_equal(cpu->gpr[X86_RBX], KSTACK);
+	assert_int_equal(x86_run(cpu, 1), X86_STOP_BUDGET);
+	assert_int_equal(cpu->cpl, 3);
+	assert_int_equal(cpu->seg[X86_CS].sel, 0x2b);
+	assert_int_equal(cpu->seg[X86_SS].sel, 0x33);
+	assert_int_equal(cpu->rip, CODE + 0x100);
+	assert_int_equal(cpu->gpr[X86_RSP], USTACK);
+	assert_int_equal(cpu->mode, X86_MODE_PROT32);
+	done(cpu);
+}
+
+/* IRETQ refuses bad frames: CS RPL below CPL, a data segment as CS, a
+ * non-canonical RIP, a null SS for CPL 3, and NT set. */
+static void t_iret_checks(void **s)
+{
+	static const uint8_t code[] = { 0x48, 0xcf }; /* iretq */
+	struct x86_cpu *cpu = mk64(code, sizeof(code));
+	static const struct {
+		uint64_t rip, cs, ss;
+		uint32_t err;
+	} bad[] = {
+		{ CODE, 0x10, 0x10, 0x10 },                 /* data segment as CS */
+		{ 0x0000800000000000ull, 0x08, 0x10, 0 },   /* non-canonical RIP */
+		{ CODE, 0x2b, 0x00, 0 },                    /* null SS at CPL 3 */
+		{ CODE, 0x2b, 0x10, 0x10 },                 /* SS RPL != CS RPL */
+		{ CODE, 0x0b, 0x10, 0x08 },                 /* RPL 3 with a DPL 0 CS */
+		{ CODE, 0x50, 0x10, 0x50 },                 /* beyond the GDT limit */
+	};
+
+	cpu->deliver_exceptions = false;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t *f = q(KSTACK - 40);
+
+		f[0] = bad[i].rip;
+		f[1] = bad[i].cs;
+		f[2] = 2;
+		f[3] = USTACK;
+		f[4] = bad[i].ss;
+		cpu->rip = CODE;
+		cpu->gpr[X86_RSP] = KSTACK - 40;
+		assert_int_equal(x86_run(cpu, 1), X86_STOP_EXCEPTION);
+		assert_int_equal(cpu->exc_vector, X86_EXC_GP);
+		assert_int_equal(cpu->exc_error, bad[i].err);
+		/* Nothing changed. */
+		assert_int_equal(cpu->gpr[X86_RSP], KSTACK - 40);
+		assert_int_equal(cpu->seg[X86_CS].sel, 0x08);
+		assert_int_equal(cpu->cpl, 0);
+	}
+	/* NT: task return is not modelled, #GP(0). */
+	q(KSTACK - 40)[1] = 0x08;
+	q(KSTACK - 40)[0] = CODE;
+	cpu->rip = CODE;
+	x86_set_rflags(cpu, X86_NT);
+	assert_int_equal(x86_run(cpu, 1), X86_STOP_EXCEPTION);
+	assert_int_equal(cpu->exc_vector, X86_EXC_GP);
+	/* A good frame to CPL 3 with IF; IOPL stays (CPL 0 may change it). */
+	x86_set_rflags(cpu, 0);
+	q(KSTACK - 40)[0] = CODE + 0x10;
+	q(KSTACK - 40)[1] = 0x2b;
+	q(KSTACK - 40)[2] = X86_IF | X86_IOPL | X86_CF;
+	q(KSTACK - 40)[4] = 0x23;
+	cpu->rip = CODE;
+	assert_int_equal(x86_run(cpu, 1), X86_STOP_BUDGET);
+	assert_int_equal(cpu->cpl, 3);
+	assert_int_equal(cpu->rip, CODE + 0x10);
+	assert_int_equal(cpu->gpr[X86_RSP], USTACK);
+	assert_int_equal(x86_get_rflags(cpu) & (X86_IF | X86_IOPL | X86_CF),
+			 X86_IF | X86_IOPL | X86_CF);
+	done(cpu);
+}
+
+/* INVLPG and MOV CR3 as instructions; a page-table write needs them. */
+static void t_invlpg_insn(void **s)
+{
+	static const uint8_t code[] = {
+		0x8b, 0x04, 0x25, 0x00, 0x00, 0x07, 0x00, /* mov eax, [0x70000] */
+		0xc7, 0x04, 0x25, 0x80, 0x33, 0x01, 0x00, 0x03, 0x10, 0x07, 0x00,
+		/* mov dword [PT + 0x70*8], 0x71003 */
+		0x8b, 0x1c, 0x25, 0x00, 0x00, 0x07, 0x00, /* mov ebx, [0x70000] (stale) */
+		0x0f, 0x01, 0x3c, 0x25, 0x00, 0x00, 0x07, 0x00, /* invlpg [0x70000] */
+		0x8b, 0x0c, 0x25, 0x00, 0x00, 0x07, 0x00, /* mov ecx, [0x70000] */
+		0xf4,
+	};
+	struct x86_cpu *cpu = mk64(code, sizeof(code));
+
+	ram[0x70000] = 0x11;
+	ram[0x71000] = 0x22;
+	assert_int_equal(x86_run(cpu, 100), X86_STOP_HLT);
+	assert_int_equal(cpu->gpr[X86_RAX] & 0xff, 0x11);
+	assert_int_equal(cpu->gpr[X86_RBX] & 0xff, 0x11);
+	assert_int_equal(cpu->gpr[X86_RCX] & 0xff, 0x22);
+	done(cpu);
+}
+
+/* Code in a page that is remapped: the block cache must follow CR3. */
+static void t_code_remap(void **s)
+{
+	static const uint8_t a[] = { 0xb0, 0x01, 0xf4 }; /* mov al, 1; hlt */
+	static const uint8_t b[] = { 0xb0, 0x02, 0xf4 }; /* mov al, 2; hlt */
+	struct x86_cpu *cpu = mk64(NULL, 0);
+
+	memcpy(ram + 0x80000, a, sizeof(a));
+	memcpy(ram + 0x81000, b, sizeof(b));
+	q(PT)[0x70] = 0x80000 | 3;
+	cpu->rip = 0x70000;
+	assert_int_equal(x86_run(cpu, 10), X86_STOP_HLT);
+	assert_int_equal(cpu->gpr[X86_RAX] & 0xff, 1);
+	q(PT)[0x70] = 0x81000 | 3;
+	assert_int_equal(x86_write_cr3(cpu, PML4), 0);
+	cpu->rip = 0x70000;
+	assert_int_equal(x86_run(cpu, 10), X86_STOP_HLT);
+	assert_int_equal(cpu->gpr[X86_RAX] & 0xff, 2);
+	/* A user-mode jump into a supervisor-only code page faults even though
+	 * the block is cached. */
+	q(PT)[0x70] = 0x81000 | 3; /* U/S clear */
+	x86_set_seg(cpu, X86_SS, 0x23, 0, 0xffffffff, X86_SEG_DATA32 | 0x60);
+	x86_set_seg(cpu, X86_CS, 0x2b, 0, 0xffffffff, X86_SEG_CODE64 | 0x60);
+	cpu->rip = 0x70000;
+	cpu->deliver_exceptions = false;
+	assert_int_equal(x86_run(cpu, 10), X86_STOP_EXCEPTION);
+	assert_int_equal(cpu->exc_vector, X86_EXC_PF);
+	assert_int_equal(cpu->exc_error, X86_PF_P | X86_PF_U | X86_PF_I);
+	done(cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -855,6 +1014,10 @@ int main(void)
 		cmocka_unit_test(t_descriptor_loads),
 		cmocka_unit_test(t_tables_and_ltr),
 		cmocka_unit_test(t_cpuid_leaves),
+		cmocka_unit_test(t_sysenter),
+		cmocka_unit_test(t_iret_checks),
+		cmocka_unit_test(t_invlpg_insn),
+		cmocka_unit_test(t_code_remap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
