@@ -300,11 +300,16 @@ bool cd_compare(const struct cd_case *c, const struct cd_result *nat,
 			    nat->out.gpr[i], emu->out.gpr[i]);
 	undef = cd_case_undef_mask(c, nat, emu);
 	fm = CD_CMP_FLAGS & ~(uint64_t)undef;
-	if ((nat->out.rflags ^ emu->out.rflags) & fm)
+	if ((nat->out.rflags ^ emu->out.rflags) & fm) {
+		const char *cite = "";
+
+		for (unsigned i = 0; i < c->nunits && !cite[0]; i++)
+			cite = cd_undef_cite(cd_templates[c->units[i].tmpl].undef);
 		add(d, "rflags", "rflags host %#" PRIx64 " engine %#" PRIx64 " (differ %#" PRIx64
-				 ", compared %#" PRIx64 ")",
+				 "; not compared %#x%s%s)",
 		    nat->out.rflags & CD_CMP_FLAGS, emu->out.rflags & CD_CMP_FLAGS,
-		    (nat->out.rflags ^ emu->out.rflags) & fm, fm);
+		    (nat->out.rflags ^ emu->out.rflags) & fm, undef, cite[0] ? " per " : "", cite);
+	}
 
 	{
 		const uint8_t *a = nat->out.fx, *b = emu->out.fx;

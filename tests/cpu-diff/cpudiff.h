@@ -221,6 +221,8 @@ bool cd_emit(struct cd_rng *r, unsigned tmpl, struct cd_case *c, bool in_seq);
  * or NULL for the worst case over all counts.
  */
 uint32_t cd_undef_mask(const struct cd_case *c, const struct cd_unit *u, const uint64_t *rcx);
+/* The manual page an undefined-flags kind comes from. */
+const char *cd_undef_cite(unsigned kind);
 struct cd_result;
 /* Union over the units that completed before the native run stopped. */
 uint32_t cd_case_undef_mask(const struct cd_case *c, const struct cd_result *nat,

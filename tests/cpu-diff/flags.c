@@ -20,6 +20,25 @@
 
 #define ALL6 (CD_CF | CD_PF | CD_AF | CD_ZF | CD_SF | CD_OF)
 
+const char *cd_undef_cite(unsigned kind)
+{
+	static const char *const cite[] = {
+		[UF_NONE] = "",
+		[UF_LOGIC] = "SDM Vol 2, AND/OR/XOR/TEST",
+		[UF_MUL] = "SDM Vol 2, MUL/IMUL",
+		[UF_DIV] = "SDM Vol 2, DIV/IDIV",
+		[UF_SHIFT] = "SDM Vol 2, SAL/SAR/SHL/SHR",
+		[UF_ROT] = "SDM Vol 2, RCL/RCR/ROL/ROR",
+		[UF_RCX] = "SDM Vol 2, RCL/RCR/ROL/ROR",
+		[UF_SHXD] = "SDM Vol 2, SHLD/SHRD",
+		[UF_BT] = "SDM Vol 2, BT/BTS/BTR/BTC",
+		[UF_BSX] = "SDM Vol 2, BSF/BSR",
+		[UF_LZTZ] = "SDM Vol 2, LZCNT/TZCNT",
+		[UF_ADJ] = "SDM Vol 2, AAA/AAD/AAM/AAS/DAA/DAS",
+	};
+	return kind < sizeof(cite) / sizeof(cite[0]) && cite[kind] ? cite[kind] : "";
+}
+
 uint32_t cd_undef_mask(const struct cd_case *c, const struct cd_unit *u, const uint64_t *rcx)
 {
 	const struct cd_template *t = &cd_templates[u->tmpl];
