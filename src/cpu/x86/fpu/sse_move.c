@@ -206,7 +206,9 @@ static int exec_cvt(struct fpu_ctx *c, const struct fpu_insn *in)
 		gpr_write32(c, modrm_reg(in), g, w);
 		return 0;
 	}
-	rc = check_sse_mmx(c);
+	/* CVTPI2PS/PD from memory touch no MMX register: no #MF check, no
+	 * MMX transition (as on the host); every other form does both. */
+	rc = (in->op == 0x2a && !mmreg) ? check_sse(c) : check_sse_mmx(c);
 	if (rc)
 		return rc;
 	if (in->op == 0x2a) { /* CVTPI2PS / CVTPI2PD xmm, mm/m64 */
