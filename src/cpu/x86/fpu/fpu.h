@@ -9,6 +9,12 @@
  * for the core to raise, or a negative value passed through from a memory
  * callback (the core already recorded that fault). State is only changed
  * when the instruction completes, so a faulting instruction can restart.
+ * fpu_glue.c adapts this to the core's handler contract: decode.c sends
+ * every opcode fpu_opcode_flags() claims to x86_h_fpu().
+ *
+ * Files: x87_exec.c + x87_host.S (x87 on the host x87), sse_arith.c (SSE FP
+ * on the host SSE unit), sse_int.c (integer SIMD in C), sse_exec.c and
+ * sse_move.c (operands, checks, moves, MXCSR, FXSAVE), fxsave.c (images).
  */
 #ifndef PETREL_CPU_X86_FPU_H
 #define PETREL_CPU_X86_FPU_H
