@@ -367,6 +367,15 @@ static void t_tlb_policy(void **s)
 	x86_paging_cpl_changed(cpu);
 	expect_pf(cpu, 0x70000, X86_ACC_READ, X86_PF_P | X86_PF_U);
 	assert_int_equal(cpu->tlb[X86_ACC_READ][0x70 & (X86_TLB_SIZE - 1)].tag, X86_TLB_INVALID);
+	/* Back at CPL 0 the supervisor set is still warm (swapped, not flushed). */
+	cpu->cpl = 0;
+	x86_paging_cpl_changed(cpu);
+	assert_int_equal(cpu->tlb[X86_ACC_READ][0x70 & (X86_TLB_SIZE - 1)].tag, 0x70000);
+	/* A CR3 write flushes both sets. */
+	assert_int_equal(x86_write_cr3(cpu, PML4), 0);
+	assert_int_equal(cpu->tlb[X86_ACC_READ][0x70 & (X86_TLB_SIZE - 1)].tag, X86_TLB_INVALID);
+	assert_int_equal(cpu->tlb_other[X86_ACC_FETCH][0x20 & (X86_TLB_SIZE - 1)].tag,
+			 X86_TLB_INVALID);
 	done(cpu);
 }
 

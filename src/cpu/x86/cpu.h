@@ -236,6 +236,16 @@ struct x86_cpu {
 	uint64_t shadow_icount;  /* STI shadow: interrupts blocked while icount + 1 == this */
 	uint64_t exc_addr;       /* #PF linear address (CR2 when delivered) */
 	uint8_t tlb_flags[X86_ACC_NR][X86_TLB_SIZE]; /* X86_TLBF_* per entry */
+	/* The TLB of the other privilege class (CPL 3 vs 0-2), swapped with
+	 * tlb[] when CPL crosses (paging.c), so system calls keep both warm. */
+	struct x86_tlb_entry tlb_other[X86_ACC_NR][X86_TLB_SIZE];
+	uint8_t tlb_other_flags[X86_ACC_NR][X86_TLB_SIZE];
+	/* Host pages of recently walked paging structures (paging.c); valid
+	 * until x86_flush_tlb(), like every mem.page() result. */
+	struct {
+		uint64_t pfn;
+		uint8_t *host;
+	} ptc[16];
 };
 
 /* Execution modes (cpu->mode). */

@@ -306,9 +306,12 @@ static struct x86_block *lookup(struct x86_cpu *cpu, int *err)
 	struct x86_block *b = cc->jc[j], **pp;
 	uint64_t csb = cpu->seg[X86_CS].base;
 
-	if (likely(b && b->rip == rip && b->valid && b->mode == cpu->mode && b->cs_base == csb))
-		return b;
 	la = cpu->mode == X86_MODE_LONG64 ? rip : csb + rip;
+	/* The fetch TLB entry must still be there: paging rights and mappings
+	 * are checked when it is filled (paging.c swaps and flushes it). */
+	if (likely(b && b->rip == rip && b->valid && b->mode == cpu->mode && b->cs_base == csb &&
+		   cpu->tlb[X86_ACC_FETCH][(la >> 12) & (X86_TLB_SIZE - 1)].tag == (la & ~0xfffull)))
+		return b;
 	if (!x86_tlb_fill(cpu, la, X86_ACC_FETCH, &pa)) {
 		*err = x86_gpa_bad(pa) ? x86_gpa_rc(pa) : x86_mem_error(cpu, pa, 1);
 		return NULL;
@@ -319,8 +322,16 @@ static struct x86_block *lookup(struct x86_cpu *cpu, int *err)
 			*pp = b->hnext; /* unlink invalidated blocks lazily */
 			continue;
 		}
-		if (b->phys == pa && b->mode == cpu->mode && b->rip == rip && b->cs_base == csb)
-			break;
+		if (b->phys == pa && b->mode == cpu->mode && b->rip == rip && b->cs_base == csb) {
+			uint64_t pa2;
+
+			/* A block crossing into a second page is only good while
+			 * that page is still mapped to the same physical page. */
+			if (b->page2 == ~0ull ||
+			    (x86_tlb_fill(cpu, (la & ~0xfffull) + 0x1000, X86_ACC_FETCH, &pa2) &&
+			     (pa2 & ~0xfffull) == b->page2))
+				break;
+		}
 		pp = &b->hnext;
 	}
 	if (!b) {

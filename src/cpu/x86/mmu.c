@@ -14,6 +14,7 @@ void x86_flush_tlb(struct x86_cpu *cpu)
 	for (a = 0; a < X86_ACC_NR; a++)
 		for (i = 0; i < X86_TLB_SIZE; i++)
 			cpu->tlb[a][i].tag = X86_TLB_INVALID;
+	x86_paging_forget(cpu); /* paging.c: the other TLB set, page-table pages */
 }
 
 int x86_mem_error(struct x86_cpu *cpu, uint64_t addr, unsigned size)

@@ -6,8 +6,8 @@
  * The software TLB (mmu.c) caches one 4 KiB piece per entry and access kind.
  * Permissions are checked at fill time, so the TLB must never serve an
  * access the fill would have refused:
- * - entries filled at CPL 3 and at CPL 0-2 never coexist (the TLB is flushed
- *   when CPL crosses between them, x86_paging_cpl_changed());
+ * - entries filled at CPL 3 and at CPL 0-2 live in separate sets, swapped
+ *   when CPL crosses between them (x86_paging_cpl_changed());
  * - implicit supervisor accesses made at CPL 3 (descriptor tables, TSS, the
  *   interrupt stack) and supervisor accesses to user pages under SMAP (whose
  *   outcome depends on RFLAGS.AC) are not cached;
@@ -29,20 +29,33 @@ bool x86_paging_on(const struct x86_cpu *cpu)
 	return (cpu->cr0 & X86_CR0_PG) && (cpu->cr0 & X86_CR0_PE);
 }
 
-static void flush_where(struct x86_cpu *cpu, bool keep_global)
+static void flush_set(struct x86_tlb_entry (*tlb)[X86_TLB_SIZE],
+		      uint8_t (*flags)[X86_TLB_SIZE], bool keep_global)
 {
 	unsigned a, i;
 
 	for (a = 0; a < X86_ACC_NR; a++)
 		for (i = 0; i < X86_TLB_SIZE; i++) {
-			if (keep_global && (cpu->tlb_flags[a][i] & X86_TLBF_GLOBAL))
+			if (keep_global && (flags[a][i] & X86_TLBF_GLOBAL))
 				continue;
-			cpu->tlb[a][i].tag = X86_TLB_INVALID;
-			cpu->tlb_flags[a][i] = 0;
+			tlb[a][i].tag = X86_TLB_INVALID;
+			flags[a][i] = 0;
 		}
+}
+
+static void flush_where(struct x86_cpu *cpu, bool keep_global)
+{
+	flush_set(cpu->tlb, cpu->tlb_flags, keep_global);
+	flush_set(cpu->tlb_other, cpu->tlb_other_flags, keep_global);
 	/* Blocks are found by linear RIP first: a remapped RIP must miss. */
 	if (cpu->cc)
 		x86_cc_forget_linear(cpu);
+}
+
+void x86_paging_forget(struct x86_cpu *cpu)
+{
+	flush_set(cpu->tlb_other, cpu->tlb_other_flags, false);
+	memset(cpu->ptc, 0, sizeof(cpu->ptc));
 }
 
 void x86_tlb_flush_all(struct x86_cpu *cpu)
@@ -55,7 +68,8 @@ void x86_tlb_flush_nonglobal(struct x86_cpu *cpu)
 	flush_where(cpu, (cpu->cr4 & X86_CR4_PGE) != 0);
 }
 
-void x86_tlb_flush_page(struct x86_cpu *cpu, uint64_t la)
+static void flush_page_set(struct x86_tlb_entry (*tlb)[X86_TLB_SIZE],
+			   uint8_t (*flags)[X86_TLB_SIZE], uint64_t la)
 {
 	uint64_t pg = la & ~0xfffull;
 	unsigned a, i;
@@ -64,30 +78,51 @@ void x86_tlb_flush_page(struct x86_cpu *cpu, uint64_t la)
 	 * large page that may contain la. */
 	for (a = 0; a < X86_ACC_NR; a++)
 		for (i = 0; i < X86_TLB_SIZE; i++) {
-			uint64_t t = cpu->tlb[a][i].tag;
-			uint8_t f = cpu->tlb_flags[a][i];
+			uint64_t t = tlb[a][i].tag;
+			uint8_t f = flags[a][i];
 
 			if (t == X86_TLB_INVALID)
 				continue;
 			if (t == pg || ((f & X86_TLBF_2M) && (t >> 21) == (la >> 21)) ||
 			    ((f & X86_TLBF_1G) && (t >> 30) == (la >> 30))) {
-				cpu->tlb[a][i].tag = X86_TLB_INVALID;
-				cpu->tlb_flags[a][i] = 0;
+				tlb[a][i].tag = X86_TLB_INVALID;
+				flags[a][i] = 0;
 			}
 		}
+}
+
+void x86_tlb_flush_page(struct x86_cpu *cpu, uint64_t la)
+{
+	flush_page_set(cpu->tlb, cpu->tlb_flags, la);
+	flush_page_set(cpu->tlb_other, cpu->tlb_other_flags, la);
 	if (cpu->cc)
 		x86_cc_forget_linear(cpu);
 }
 
+/*
+ * CPL crossed between 3 and 0-2: swap in the other privilege's TLB set.
+ * Entries are only ever filled at the privilege of their set, so neither
+ * set can grant what a walk at its privilege would refuse. The linear block
+ * cache checks the fetch TLB (exec.c), so it needs no flush here.
+ */
 void x86_paging_cpl_changed(struct x86_cpu *cpu)
 {
 	uint8_t user = cpu->cpl == 3;
+	unsigned a, i;
 
 	if (user == cpu->tlb_user)
 		return;
 	cpu->tlb_user = user;
-	if (x86_paging_on(cpu))
-		x86_tlb_flush_all(cpu);
+	for (a = 0; a < X86_ACC_NR; a++)
+		for (i = 0; i < X86_TLB_SIZE; i++) {
+			struct x86_tlb_entry t = cpu->tlb[a][i];
+			uint8_t f = cpu->tlb_flags[a][i];
+
+			cpu->tlb[a][i] = cpu->tlb_other[a][i];
+			cpu->tlb_flags[a][i] = cpu->tlb_other_flags[a][i];
+			cpu->tlb_other[a][i] = t;
+			cpu->tlb_other_flags[a][i] = f;
+		}
 }
 
 static int pf(struct x86_cpu *cpu, uint64_t la, uint32_t err)
@@ -100,8 +135,17 @@ static int pf(struct x86_cpu *cpu, uint64_t la, uint32_t err)
  * CR3; outside RAM is a machine-level error, not a guest fault). */
 static void *entry_ptr(struct x86_cpu *cpu, uint64_t gpa, int *rc)
 {
-	uint8_t *page = cpu->mem.page ? cpu->mem.page(cpu->opaque, gpa & ~0xfffull, false) : NULL;
+	uint64_t pfn = gpa >> 12;
+	unsigned k = (unsigned)(pfn ^ (pfn >> 4) ^ (pfn >> 9)) & 15;
+	uint8_t *page;
 
+	if (cpu->ptc[k].host && cpu->ptc[k].pfn == pfn)
+		return cpu->ptc[k].host + (gpa & 0xfff);
+	page = cpu->mem.page ? cpu->mem.page(cpu->opaque, gpa & ~0xfffull, false) : NULL;
+	if (page) {
+		cpu->ptc[k].pfn = pfn;
+		cpu->ptc[k].host = page;
+	}
 	if (!page) {
 		*rc = x86_mem_error(cpu, gpa, 8);
 		return NULL;

@@ -86,6 +86,9 @@ void x86_tlb_flush_page(struct x86_cpu *cpu, uint64_t la);
 /* Called by x86_update_mode(): user <-> supervisor changes flush the TLB. */
 void x86_paging_cpl_changed(struct x86_cpu *cpu);
 bool x86_paging_on(const struct x86_cpu *cpu);
+/* x86_flush_tlb(): the memory map may have changed; forget every host
+ * pointer paging.c keeps. */
+void x86_paging_forget(struct x86_cpu *cpu);
 
 /* exec.c: forget the direct-mapped linear RIP -> block cache. */
 void x86_cc_forget_linear(struct x86_cpu *cpu);
