@@ -158,7 +158,7 @@ static int load_cs(struct x86_cpu *cpu, uint16_t sel)
 static int far_ptr(struct x86_cpu *cpu, const struct x86_insn *in, uint64_t *off,
 		   uint16_t *sel)
 {
-	uint64_t ea, s;
+	uint64_t ea, s = 0;
 	int rc;
 
 	if (in->map == X86_MAP_1B && (in->op == 0x9a || in->op == 0xea)) {
