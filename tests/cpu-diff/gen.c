@@ -381,8 +381,20 @@ bool cd_emit(struct cd_rng *r, unsigned ti, struct cd_case *c, bool in_seq)
 	 * F3 0F AE /0-/3 with a register is WRFSBASE/WRGSBASE, which would
 	 * replace the child's TLS base. */
 	if (!in_seq && !t->pfx && t->map == 0 && !(f & (T_XMM | T_MMX | T_X87 | T_REP)) &&
-	    cd_rng_below(r, 32) == 0)
-		b8(&e, cd_rng_below(r, 2) ? 0xf2 : 0xf3);
+	    cd_rng_below(r, 32) == 0) {
+		uint8_t rep = cd_rng_below(r, 2) ? 0xf2 : 0xf3;
+
+		/* Not compared: F3 E0 (LOOPNE) and F2 E1 (LOOPE). Both manuals
+		 * leave REP on non-string instructions undefined (SDM Vol 2
+		 * "REP/REPE/REPZ/REPNE/REPNZ": reserved, may be unpredictable;
+		 * APM Vol 3 1.2.6 "Instructions that Cannot Use Repeat Prefixes").
+		 * This AMD host lets the prefix replace the ZF condition (F3:
+		 * branch while ZF=1, F2: while ZF=0); the engine ignores it.
+		 * The agreeing pairs F2 E0 and F3 E1 are still generated. */
+		if ((op == 0xe0 && rep == 0xf3) || (op == 0xe1 && rep == 0xf2))
+			rep = rep == 0xf3 ? 0xf2 : 0xf3;
+		b8(&e, rep);
+	}
 	if (pfx66)
 		b8(&e, 0x66);
 	if (f & T_REP) {
