@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_config.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -16,7 +19,10 @@ void cli_run_usage(void *file)
 	    "Boot a guest; petrel exits when it powers off.\n\n"
 	    "  --accel auto|kvm|emu     CPU engine (default auto: KVM when the host runs\n"
 	    "                           guest kernels in hardware, else the software CPU)\n"
-	    "  --kernel PATH            guest kernel (default: the built-in demo guest)\n"
+	    "  --kernel PATH            guest kernel (default: the Debian default guest in\n"
+	    "                           $PETREL_GUEST_DIR or <build>/guest when it has been\n"
+	    "                           built by tools/build-default-guest.sh, else the\n"
+	    "                           built-in demo guest)\n"
 	    "  --kernel-format FMT      auto|linux|elf|multiboot|flat (default auto)\n"
 	    "  --load-addr ADDR         load address of a flat kernel (default 0x100000)\n"
 	    "  --initrd PATH            initial ramdisk\n"
@@ -157,6 +163,52 @@ int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_
 	return 0;
 }
 
+#define DEFAULT_GUEST_CMDLINE "console=ttyS0 panic=-1"
+#define DEFAULT_GUEST_MEM_MIB 512
+
+/*
+ * With no --kernel, boot the Debian default guest if it has been built:
+ * $PETREL_GUEST_DIR when set, else the guest directory of the build tree this
+ * binary came from. Options the user gave (--initrd, --cmdline, --mem) win;
+ * --mem equal to the built-in default is indistinguishable from none and is
+ * raised to 512 MiB, which that kernel needs. Paths live in static storage
+ * because vm_config does not own its strings. Returns true when chosen.
+ */
+static bool run_pick_default_guest(struct vm_config *cfg)
+{
+	static char kernel[4096], initrd[4096];
+	const char *dir = getenv("PETREL_GUEST_DIR");
+	const char *src = "$PETREL_GUEST_DIR";
+	int n1, n2;
+
+	if (!dir || !*dir) {
+		dir = PETREL_BUILD_DIR "/guest";
+		src = NULL;
+	}
+	n1 = snprintf(kernel, sizeof(kernel), "%s/vmlinuz", dir);
+	n2 = snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio.gz", dir);
+	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(kernel) || (size_t)n2 >= sizeof(initrd) ||
+	    access(kernel, R_OK) || access(initrd, R_OK)) {
+		fprintf(stderr,
+			"petrel run: no Debian default guest in %s%s%s; booting the built-in "
+			"demo guest.\n"
+			"petrel run: build it with: tools/build-default-guest.sh %s\n",
+			dir, src ? " (from " : "", src ? "$PETREL_GUEST_DIR)" : "", dir);
+		return false;
+	}
+	cfg->kernel = kernel;
+	cfg->kernel_data = NULL;
+	cfg->kernel_size = 0;
+	cfg->format = VM_KERNEL_AUTO;
+	if (!cfg->initrd)
+		cfg->initrd = initrd;
+	if (!cfg->cmdline)
+		cfg->cmdline = DEFAULT_GUEST_CMDLINE;
+	if (cfg->mem_mib == VM_CONFIG_MEM_DEFAULT_MIB)
+		cfg->mem_mib = DEFAULT_GUEST_MEM_MIB;
+	return true;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -171,6 +223,8 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "petrel run: %s\nTry 'petrel run --help'.\n", err);
 		return CLI_EXIT_USAGE;
 	}
+	if (!cfg.kernel)
+		run_pick_default_guest(&cfg);
 	rc = vm_create(&cfg, &vm, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "petrel run: %s\n", err);
