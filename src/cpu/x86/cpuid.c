@@ -1,7 +1,8 @@
 /*
  * CPUID, following docs/timers.md: the GenuineIntel vendor (Linux reads the
  * TSC and crystal frequencies from leaves 0x15/0x16 only for Intel) with a
- * family/model no Linux quirk table lists (family 6, model 0x2b), and
+ * family/model no Linux quirk table lists (family 6, model 0x2b), one
+ * package of up to 64 cores (leaves 4 and 0xb), and
  * exactly the features the software CPU implements. No XSAVE/AVX, so leaf
  * 0xd is empty and OSXSAVE cannot be set.
  */
@@ -29,6 +30,16 @@ void x86_cpuid(const struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t 
 		r[3] = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9 |
 		       1u << 11 | 1u << 12 | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 17 | 1u << 19 |
 		       1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
+		break;
+	case 4:
+		/* One 32 KiB L1 data cache; EAX[31:26] says up to 64 cores per
+		 * package, so Linux puts every vCPU in one package (it derives
+		 * the package count from this field and leaf 0xb). */
+		if (sub == 0) {
+			r[0] = 1u | 1u << 5 | 1u << 8 | 63u << 26;
+			r[1] = 63u | 7u << 22; /* 64-byte lines, 8 ways */
+			r[2] = 63;             /* 64 sets */
+		}
 		break;
 	case 6:
 		r[0] = 1u << 2; /* ARAT: the APIC timer runs in every C-state */
