@@ -1002,6 +1002,43 @@ static void t_code_remap(void **s)
 	done(cpu);
 }
 
+/* Far JMP through code descriptors: privilege rules, call gates refused. */
+static void t_far_jmp(void **s)
+{
+	static const uint8_t code[] = { 0xff, 0x2c, 0x25, 0x00, 0x00, 0x06, 0x00 }; /* jmp far [DATA] */
+	struct x86_cpu *cpu = mk64(code, sizeof(code));
+	static const struct {
+		uint16_t sel;
+		int ok;
+		uint32_t err;
+	} cases[] = {
+		{ 0x08, 1, 0 },    /* same privilege */
+		{ 0x2b, 0, 0x28 }, /* DPL 3 non-conforming from CPL 0 */
+		{ 0x0b, 0, 0x08 }, /* RPL 3 > CPL 0 */
+		{ 0x38, 0, 0x38 }, /* system descriptor (TSS; gates likewise) */
+		{ 0x10, 0, 0x10 }, /* data segment */
+	};
+
+	cpu->deliver_exceptions = false;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		*(uint32_t *)(ram + DATA) = CODE + 0x40;
+		*(uint16_t *)(ram + DATA + 4) = cases[i].sel;
+		x86_set_seg(cpu, X86_CS, 0x08, 0, 0xffffffff, X86_SEG_CODE64);
+		cpu->rip = CODE;
+		if (cases[i].ok) {
+			assert_int_equal(x86_run(cpu, 1), X86_STOP_BUDGET);
+			assert_int_equal(cpu->rip, CODE + 0x40);
+			assert_int_equal(cpu->seg[X86_CS].sel, cases[i].sel);
+		} else {
+			assert_int_equal(x86_run(cpu, 1), X86_STOP_EXCEPTION);
+			assert_int_equal(cpu->exc_vector, X86_EXC_GP);
+			assert_int_equal(cpu->exc_error, cases[i].err);
+			assert_int_equal(cpu->rip, CODE);
+		}
+	}
+	done(cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1027,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(t_iret_checks),
 		cmocka_unit_test(t_invlpg_insn),
 		cmocka_unit_test(t_code_remap),
+		cmocka_unit_test(t_far_jmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

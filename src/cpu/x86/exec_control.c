@@ -8,7 +8,7 @@
  * INT1 and INTO stop with that vector and RIP after the instruction, as the
  * trap's return address (part 2 delivers them through the IDT).
  */
-#include "cpu/x86/insn.h"
+#include "cpu/x86/system.h"
 
 static inline uint64_t rel_target(const struct x86_cpu *cpu, const struct x86_insn *in)
 {
@@ -141,6 +141,9 @@ static int load_cs(struct x86_cpu *cpu, uint16_t sel)
 	attr = ((hi >> 8) & 0xff) | ((hi >> 8) & 0xf000);
 	if (!(attr & X86_SEG_S) || !(attr & 8))
 		return x86_raise(cpu, X86_EXC_GP, true, sel & ~3);
+	rc = x86_far_cs_check(cpu, sel, attr); /* segment.c: privilege rules */
+	if (rc)
+		return rc;
 	if (!(attr & X86_SEG_P))
 		return x86_raise(cpu, X86_EXC_NP, true, sel & ~3);
 	limit = (lo & 0xffff) | (hi & 0xf0000);

@@ -93,6 +93,18 @@ int x86_seg_priv_check(struct x86_cpu *cpu, unsigned seg, uint16_t sel, uint16_t
 	return 0;
 }
 
+int x86_far_cs_check(struct x86_cpu *cpu, uint16_t sel, uint16_t attr)
+{
+	unsigned rpl = sel & 3, dpl = X86_SEG_DPL(attr);
+	bool conforming = attr & 4;
+
+	/* sel and attr come from the guest's far pointer and descriptor. */
+	if (rpl > cpu->cpl || (conforming ? dpl > cpu->cpl : dpl != cpu->cpl) ||
+	    ((cpu->efer & X86_EFER_LMA) && (attr & X86_SEG_L) && (attr & X86_SEG_DB)))
+		return x86_raise(cpu, X86_EXC_GP, true, sel & ~3u);
+	return 0;
+}
+
 void x86_seg_null_outer(struct x86_cpu *cpu)
 {
 	static const unsigned segs[] = { X86_ES, X86_DS, X86_FS, X86_GS };

@@ -127,6 +127,10 @@ int x86_sys_read(struct x86_cpu *cpu, uint64_t la, void *buf, unsigned len);
 int x86_sys_write(struct x86_cpu *cpu, uint64_t la, const void *buf, unsigned len);
 /* Privilege checks of MOV/POP Sreg for a present code/data descriptor. */
 int x86_seg_priv_check(struct x86_cpu *cpu, unsigned seg, uint16_t sel, uint16_t attr);
+/* Far JMP/CALL/RET to a code segment without a privilege change: RPL
+ * above CPL (an outer return, not modelled), a non-conforming segment at
+ * another DPL or a conforming one above CPL, L+D in IA-32e mode: #GP(sel). */
+int x86_far_cs_check(struct x86_cpu *cpu, uint16_t sel, uint16_t attr);
 /* Far RET / IRET: null data segments the new, outer CPL may not use. */
 void x86_seg_null_outer(struct x86_cpu *cpu);
 
