@@ -25,6 +25,11 @@ fi
 guest=$(cd "$guest" && pwd)
 out=$guest/initramfs-virtio.cpio.gz
 kver=$(cat "$guest/kernel-version")
+# Up to date: newer than this script and than the module tree.
+if [ -z "${FORCE:-}" ] && [ -s "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$guest/kernel-version" ]; then
+	echo "$out"
+	exit 0
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -187,6 +192,19 @@ for m in $(cat /lib/modules/order); do
 		echo "virtio-initramfs: FAILED to load $m"
 	fi
 done
+# With console=hvc0 the kernel found no console device when it opened
+# /dev/console, so /init has no output until virtio_console is loaded.
+cons=""
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in console=*) cons=${arg#console=}; cons=${cons%%,*} ;; esac
+done
+if [ -n "$cons" ] && [ "$cons" != ttyS0 ]; then
+	for i in 1 2 3 4 5 6 7 8 9 10; do [ -c "/dev/$cons" ] && break; sleep 0.2; done
+fi
+if [ -n "$cons" ] && [ "$cons" != ttyS0 ] && [ -c "/dev/$cons" ]; then
+	exec </dev/$cons >/dev/$cons 2>&1
+	echo "virtio-initramfs: output now on /dev/$cons"
+fi
 # Drivers probe asynchronously; give the devices a moment to appear.
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	[ -e /sys/class/net/eth0 ] || [ -e /dev/vda ] && break
@@ -201,12 +219,8 @@ if [ -e /sys/class/net/eth0 ]; then
 		echo "virtio-initramfs: no DHCP lease"
 fi
 rootdev=""
-cons=""
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in
-	root=/dev/*) rootdev=${arg#root=} ;;
-	console=*) cons=${arg#console=}; cons=${cons%%,*} ;;
-	esac
+	case "$arg" in root=/dev/*) rootdev=${arg#root=} ;; esac
 done
 if [ -n "$rootdev" ]; then
 	echo "virtio-initramfs: mounting $rootdev"
@@ -223,11 +237,13 @@ echo "virtio-initramfs: ready"
 # The kernel opened /dev/console before virtio_console existed, so a
 # console=hvc0 user would have no terminal: attach the shell to it now.
 if [ -n "$cons" ] && [ "$cons" != ttyS0 ] && [ -c "/dev/$cons" ]; then
-	exec setsid cttyhack sh -c "exec /bin/sh </dev/$cons >/dev/$cons 2>&1"
+	exec setsid sh -c "exec /bin/sh </dev/$cons >/dev/$cons 2>&1"
 fi
 exec /bin/sh
 INIT
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -6) > "$out"
+# Written aside and renamed, so a guest booting meanwhile never reads half a file.
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -6) > "$out.tmp"
+mv -f "$out.tmp" "$out"
 echo "build-virtio-initramfs: $(du -h "$out" | cut -f1) written" >&2
 echo "$out"
