@@ -207,7 +207,11 @@ static int exec_cvt(struct fpu_ctx *c, const struct fpu_insn *in)
 		return 0;
 	}
 	/* CVTPI2PS/PD from memory touch no MMX register: no #MF check, no
-	 * MMX transition (as on the host); every other form does both. */
+	 * MMX transition; every other form does both. For CVTPI2PD xmm, m64
+	 * the SDM says so (Vol 2A CVTPI2PD: "does not cause a transition to
+	 * MMX technology and does not take x87 FPU exceptions"). Its CVTPI2PS
+	 * page names no operand forms; the AMD host treats CVTPI2PS xmm, m64
+	 * like CVTPI2PD (measured by cpu-diff's sse-cvt family), and so do we. */
 	rc = (in->op == 0x2a && !mmreg) ? check_sse(c) : check_sse_mmx(c);
 	if (rc)
 		return rc;
