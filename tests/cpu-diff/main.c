@@ -55,6 +55,11 @@ struct ctx {
 	bool fam_allowed[NFAM_MAX], fam_known[NFAM_MAX];
 	char known_reason[NFAM_MAX][120];
 	bool *tmpl_allowed, *seq_allowed;
+	/* --long: templates with a passing single case and no failing or
+	 * unimplemented one so far; only these go into sequences, so a template
+	 * the engine does not implement never ends up in one before its own
+	 * single cases had a chance to say so. */
+	bool *seq_ready;
 	uint64_t *tmpl_fail, *tmpl_unimpl, *tmpl_cases;
 	unsigned *list, nlist;
 	struct fam_stat fam[NFAM_MAX], seq;
@@ -139,7 +144,7 @@ static void gen_case(struct ctx *x, uint64_t i, struct cd_case *c)
 		if (i % 4 != 3 && x->nlist)
 			cd_gen_single(&r, x->list[(i / 4 * 3 + i % 4) % x->nlist], c);
 		else
-			cd_gen_sequence(&r, x->seq_allowed, c);
+			cd_gen_sequence(&r, x->seq_ready, c);
 		return;
 	}
 	if (i < singles || x->nlist == 0)
@@ -308,8 +313,10 @@ static void account(struct ctx *x, uint64_t idx, const struct cd_case *c,
 		x->unimpl++;
 		if (single)
 			x->tmpl_unimpl[t]++;
-		if (single && x->seq_allowed[t])
+		if (single) {
 			x->seq_allowed[t] = false;
+			x->seq_ready[t] = false;
+		}
 		return;
 	}
 	if (nat->outcome == CD_CRASH || emu->outcome == CD_CRASH)
@@ -319,6 +326,8 @@ static void account(struct ctx *x, uint64_t idx, const struct cd_case *c,
 	ok = cd_compare(c, nat, emu, &d);
 	if (ok) {
 		fs->pass++;
+		if (single && x->seq_allowed[t])
+			x->seq_ready[t] = true;
 		return;
 	}
 	fs->fail++;
@@ -343,6 +352,7 @@ static void account(struct ctx *x, uint64_t idx, const struct cd_case *c,
 	if (single) {
 		x->tmpl_fail[t]++;
 		x->seq_allowed[t] = false;
+		x->seq_ready[t] = false;
 	}
 	if (fs->fail == 1) {
 		fs->first_fail = (int64_t)idx;
@@ -576,6 +586,17 @@ static int run_only(struct ctx *x)
 			if (run_batch(x, base, (unsigned)(singles - base < BATCH ? singles - base : BATCH)))
 				return 2;
 		x->max_print = keep;
+	} else if (x->long_mode && x->only % 4 == 3) {
+		/* A --long sequence draws from the templates whose single cases
+		 * passed before it (seq_ready): replay the run up to it. */
+		unsigned keep = x->max_print;
+		uint64_t upto = (uint64_t)x->only;
+
+		x->max_print = 0;
+		for (uint64_t base = 0; base < upto; base += BATCH)
+			if (run_batch(x, base, (unsigned)(upto - base < BATCH ? upto - base : BATCH)))
+				return 2;
+		x->max_print = keep;
 	}
 	gen_case(x, (uint64_t)x->only, &c);
 	cd_print_case(stdout, &c);
@@ -708,12 +729,13 @@ int main(int argc, char **argv)
 	}
 	x->tmpl_allowed = calloc(cd_ntemplates, sizeof(bool));
 	x->seq_allowed = calloc(cd_ntemplates, sizeof(bool));
+	x->seq_ready = calloc(cd_ntemplates, sizeof(bool));
 	x->tmpl_fail = calloc(cd_ntemplates, sizeof(uint64_t));
 	x->tmpl_unimpl = calloc(cd_ntemplates, sizeof(uint64_t));
 	x->tmpl_cases = calloc(cd_ntemplates, sizeof(uint64_t));
 	x->list = calloc(cd_ntemplates, sizeof(unsigned));
-	if (!x->tmpl_allowed || !x->seq_allowed || !x->tmpl_fail || !x->tmpl_unimpl ||
-	    !x->tmpl_cases || !x->list)
+	if (!x->tmpl_allowed || !x->seq_allowed || !x->seq_ready || !x->tmpl_fail ||
+	    !x->tmpl_unimpl || !x->tmpl_cases || !x->list)
 		return 2;
 	for (unsigned t = 0; t < cd_ntemplates; t++) {
 		x->tmpl_allowed[t] = x->fam_allowed[cd_template_family(t)];
