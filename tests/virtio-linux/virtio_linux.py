@@ -80,7 +80,8 @@ class Guest:
             start = len(self.buf)
         # The markers are built by the shell so the echoed command line
         # itself never matches them.
-        self.send('echo "@@B""%s"; %s; echo "@@E""%s $?"' % (tag, cmd, tag))
+        sep = ' ' if cmd.rstrip().endswith('&') else '; '
+        self.send('echo "@@B""%s"; %s%secho "@@E""%s $?"' % (tag, cmd, sep, tag))
         b = self.wait_for('@@B' + tag + '\r\n', timeout, start)
         if b < 0:
             b = self.wait_for('@@B' + tag + '\n', 1, start)
