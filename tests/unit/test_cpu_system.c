@@ -66,6 +66,20 @@ static uint64_t *q(uint64_t pa)
 	return (uint64_t *)(ram + pa);
 }
 
+/* TSS fields and descriptor-table images are not 8-byte aligned. */
+static void st64(uint64_t pa, uint64_t v)
+{
+	memcpy(ram + pa, &v, 8);
+}
+
+static uint64_t ld64(uint64_t pa)
+{
+	uint64_t v;
+
+	memcpy(&v, ram + pa, 8);
+	return v;
+}
+
 static uint64_t desc(uint32_t base, uint32_t limit, unsigned access, unsigned flags)
 {
 	return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
@@ -138,7 +152,8 @@ static struct x86_cpu *mk64(const uint8_t *code, size_t len)
 
 	gdt_setup(true);
 	map_identity();
-	memcpy(ram + CODE, code, len);
+	if (len)
+		memcpy(ram + CODE, code, len);
 	cpu->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_WP | X86_CR0_ET;
 	cpu->cr4 = X86_CR4_PAE | X86_CR4_PGE;
 	cpu->cr3 = PML4;
@@ -447,8 +462,8 @@ static void t_int64_user(void **s)
 	gate64(0x80, HND, 0xf, 3, 0);
 	gate64(3, HND + 0x200, 0xe, 0, 0);
 	gate64(13, HND + 0x100, 0xe, 0, 1);
-	*q(TSS + 4) = KSTACK;          /* RSP0 */
-	*(uint64_t *)(ram + TSS + 0x24) = 0x46000; /* IST1 */
+	st64(TSS + 4, KSTACK);     /* RSP0 */
+	st64(TSS + 0x24, 0x46000); /* IST1 */
 	x86_set_seg(cpu, X86_SS, 0x23, 0, 0xffffffff, X86_SEG_DATA32 | 0x60);
 	x86_set_seg(cpu, X86_CS, 0x2b, 0, 0xffffffff, X86_SEG_CODE64 | 0x60);
 	cpu->gpr[X86_RSP] = USTACK;
@@ -582,7 +597,7 @@ static void t_syscall(void **s)
 	memcpy(ram + HND, kcode, sizeof(kcode));
 	memcpy(ram + HND + 0x100, hnd40, sizeof(hnd40));
 	gate64(0x40, HND + 0x100, 0xe, 3, 0);
-	*q(TSS + 4) = KSTACK;
+	st64(TSS + 4, KSTACK);
 	assert_int_equal(x86_msr_write(cpu, 0xc0000081, 0x0018000800000000ull), 0);
 	assert_int_equal(x86_msr_write(cpu, 0xc0000082, HND), 0);
 	assert_int_equal(x86_msr_write(cpu, 0xc0000084, X86_IF | X86_TF), 0);
@@ -804,7 +819,7 @@ static void t_tables_and_ltr(void **s)
 	assert_int_equal(cpu->tr.attr & 0xf, 0xb);        /* busy */
 	assert_int_equal((q(GDT)[7] >> 40) & 0xf, 0xb);   /* marked in the GDT */
 	assert_int_equal(*(uint16_t *)(ram + DATA), 0x47);
-	assert_int_equal(*(uint64_t *)(ram + DATA + 2), GDT);
+	assert_int_equal(ld64(DATA + 2), GDT);
 	assert_int_equal(cpu->gpr[X86_RBX] & 0xffff, 0x38);
 	assert_int_equal(cpu->gpr[X86_RDX], 0x00c09300u); /* limit 19:16 masked */
 	assert_int_equal(cpu->gpr[X86_RSI], 0xffffffffu);
@@ -1039,6 +1054,31 @@ static void t_far_jmp(void **s)
 	done(cpu);
 }
 
+/* MOV SS holds interrupts for one instruction, like STI. */
+static void t_mov_ss_shadow(void **s)
+{
+	static const uint8_t code[] = {
+		0x8e, 0xd0, /* mov ss, eax */
+		0x90,       /* nop */
+		0xeb, 0xfe, /* jmp $ */
+	};
+	struct x86_cpu *cpu = mk64(code, sizeof(code));
+
+	cpu->gpr[X86_RAX] = 0x10;
+	x86_set_rflags(cpu, X86_IF);
+	x86_set_irq_pending(cpu, true);
+	assert_int_equal(x86_run(cpu, 100), X86_STOP_IRQ); /* enabled at once */
+	assert_int_equal(cpu->rip, CODE);
+	x86_set_irq_pending(cpu, false);
+	assert_int_equal(x86_run(cpu, 1), X86_STOP_BUDGET);
+	assert_int_equal(cpu->rip, CODE + 2);
+	assert_false(x86_interrupts_enabled(cpu));
+	x86_set_irq_pending(cpu, true);
+	assert_int_equal(x86_run(cpu, 100), X86_STOP_IRQ);
+	assert_int_equal(cpu->rip, CODE + 3);
+	done(cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1065,6 +1105,7 @@ int main(void)
 		cmocka_unit_test(t_invlpg_insn),
 		cmocka_unit_test(t_code_remap),
 		cmocka_unit_test(t_far_jmp),
+		cmocka_unit_test(t_mov_ss_shadow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* MOV forms, MOVZX/MOVSX/MOVSXD, LEA, XCHG, CMPXCHG(8B/16B), XADD, BSWAP,
  * CMOVcc, SETcc, MOVBE, CBW/CWD families, LAHF/SAHF, XLAT. */
-#include "cpu/x86/insn.h"
+#include "cpu/x86/system.h"
 
 static int h_mov_rm_r(struct x86_cpu *cpu, const struct x86_insn *in)
 {
@@ -72,7 +72,9 @@ static int h_mov_sreg_rm(struct x86_cpu *cpu, const struct x86_insn *in)
 		sel = (uint16_t)cpu->gpr[in->rm];
 	else if ((rc = x86_ld(cpu, in->seg, x86_ea(cpu, in), 2, &sel)))
 		return rc;
-	return x86_load_seg(cpu, s, sel);
+	rc = x86_load_seg(cpu, s, sel);
+	/* MOV SS: interrupts wait one instruction (interrupt.c). */
+	return !rc && s == X86_SS ? X86_CONT_SHADOW : rc;
 }
 
 static int h_lea(struct x86_cpu *cpu, const struct x86_insn *in)

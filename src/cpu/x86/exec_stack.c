@@ -5,7 +5,7 @@
  * POPF rules, simplified as documented: IF changes only when CPL <= IOPL,
  * IOPL only at CPL 0; VM, RF, VIF, VIP are never changed by POPF.
  */
-#include "cpu/x86/insn.h"
+#include "cpu/x86/system.h"
 
 int x86_push(struct x86_cpu *cpu, unsigned size, uint64_t v)
 {
@@ -90,7 +90,8 @@ static int h_pop_seg(struct x86_cpu *cpu, const struct x86_insn *in)
 	rc = x86_load_seg(cpu, in->aux, (uint16_t)v);
 	if (rc)
 		cpu->gpr[X86_RSP] = old;
-	return rc;
+	/* POP SS: interrupts wait one instruction (interrupt.c). */
+	return !rc && in->aux == X86_SS ? X86_CONT_SHADOW : rc;
 }
 
 static int h_pusha(struct x86_cpu *cpu, const struct x86_insn *in)
