@@ -11,8 +11,8 @@
  * (which looks up both pages before writing either).
  *
  * Not modelled (documented): task gates and hardware task switches (#GP),
- * virtual-8086 mode, the EXT bit in #NP/#SS/#TS from task switches, and
- * MOV SS/POP SS interrupt shadows (only STI's).
+ * virtual-8086 mode, the EXT bit in #NP/#SS/#TS from task switches. STI,
+ * MOV SS and POP SS hold interrupts for one instruction (X86_CONT_SHADOW).
  */
 #include <errno.h>
 
