@@ -637,6 +637,8 @@ static void t_privilege(void **s)
 		{ 0x0f, 0x01, 0xf8 }, /* swapgs */
 		{ 0xfa, 0x90, 0x90 }, /* cli (IOPL 0) */
 		{ 0xe4, 0x60, 0x90 }, /* in al, 0x60 */
+		{ 0x0f, 0x31, 0x90 }, /* rdtsc with CR4.TSD */
+		{ 0x0f, 0x01, 0xf9 }, /* rdtscp with CR4.TSD */
 	};
 
 	cpu->deliver_exceptions = false;
@@ -645,6 +647,7 @@ static void t_privilege(void **s)
 	assert_int_equal(cpu->exc_vector, X86_EXC_UD);
 	x86_set_seg(cpu, X86_SS, 0x23, 0, 0xffffffff, X86_SEG_DATA32 | 0x60);
 	x86_set_seg(cpu, X86_CS, 0x2b, 0, 0xffffffff, X86_SEG_CODE64 | 0x60);
+	cpu->cr4 |= X86_CR4_TSD;
 	for (unsigned i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
 		memcpy(ram + CODE, priv[i], 3);
 		x86_flush_code(cpu);

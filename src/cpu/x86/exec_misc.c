@@ -69,7 +69,12 @@ static int h_cpuid(struct x86_cpu *cpu, const struct x86_insn *in)
 
 static int h_rdtsc(struct x86_cpu *cpu, const struct x86_insn *in)
 {
-	uint64_t t = x86_tsc_now(cpu);
+	uint64_t t;
+
+	/* CR4.TSD: the kernel may reserve the TSC (prctl PR_SET_TSC). */
+	if ((cpu->cr4 & X86_CR4_TSD) && cpu->cpl != 0)
+		return x86_gp0(cpu);
+	t = x86_tsc_now(cpu);
 
 	cpu->gpr[X86_RAX] = (uint32_t)t;
 	cpu->gpr[X86_RDX] = t >> 32;

@@ -376,7 +376,11 @@ static int h_0f01_reg(struct x86_cpu *cpu, const struct x86_insn *in)
 		}
 		return 0;
 	case 0xf9: { /* RDTSCP */
-		uint64_t t = x86_tsc_now(cpu);
+		uint64_t t;
+
+		if ((cpu->cr4 & X86_CR4_TSD) && cpu->cpl != 0)
+			return x86_gp0(cpu);
+		t = x86_tsc_now(cpu);
 
 		cpu->gpr[X86_RAX] = (uint32_t)t;
 		cpu->gpr[X86_RDX] = t >> 32;
