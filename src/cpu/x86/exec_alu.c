@@ -227,7 +227,41 @@ static int h_neg(struct x86_cpu *cpu, const struct x86_insn *in)
 	  h_alu_rm_imm },                                                                          \
 	{ 0, 0x83, X86_MP_ANY, k, k, M | X86_F_IMM8 | ((k) == CMP ? 0 : L), h_alu_rm_imm }
 
+/*
+ * ADCX (66 0F 38 F6) adds with CF and changes only CF; ADOX (F3 0F 38 F6)
+ * does the same with OF. The 66 selects the instruction, not the operand
+ * size: 32 bits unless REX.W (SDM Vol 2A ADCX/ADOX).
+ */
+static int h_adx(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	struct x86_insn m = *in;
+	uint32_t flag = in->mpfx == X86_MP_F3 ? X86_OF : X86_CF;
+	uint64_t s, d, r;
+	bool c_in, c_out;
+	int rc;
+
+	m.opsize = (cpu->mode == X86_MODE_LONG64 && (in->rex & 8)) ? 8 : 4;
+	rc = x86_rm_read(cpu, &m, &s);
+	if (rc)
+		return rc;
+	d = x86_getreg(cpu, in->reg, m.opsize);
+	x86_flags_sync(cpu);
+	c_in = cpu->rflags & flag;
+	if (m.opsize == 8) {
+		r = d + s + c_in;
+		c_out = r < d || (c_in && r == d);
+	} else {
+		r = d + s + c_in; /* both below 2^32: the carry is bit 32 */
+		c_out = (r >> 32) & 1;
+	}
+	x86_setreg(cpu, in->reg, m.opsize, r);
+	x86_flags_set(cpu, flag, c_out ? flag : 0);
+	return 0;
+}
+
 static const struct x86_opdesc ops[] = {
+	{ 2, 0xf6, X86_MP_66, -1, 0, M, h_adx },
+	{ 2, 0xf6, X86_MP_F3, -1, 0, M, h_adx },
 	ALU(ADD), ALU(OR), ALU(ADC), ALU(SBB), ALU(AND), ALU(SUB), ALU(XOR), ALU(CMP),
 	{ 0, 0x84, X86_MP_ANY, -1, 0, M | B, h_test_rm_r },
 	{ 0, 0x85, X86_MP_ANY, -1, 0, M, h_test_rm_r },
