@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "api/fc_api.h"
 #include "cli/cli_config.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -37,6 +38,9 @@ void cli_run_usage(void *file)
 	    "  --net tap,ifname=NAME    a virtio-net interface (repeatable, up to %u)\n"
 	    "  --rng                    a virtio-rng entropy device (host getrandom)\n"
 	    "  --balloon                a virtio-balloon device\n"
+	    "  --api-sock PATH          serve the Firecracker-compatible API (docs/api.md)\n"
+	    "                           on a Unix socket; without --kernel the VM waits\n"
+	    "                           for PUT /actions InstanceStart\n"
 	    "  -h, --help               this help\n\n"
 	    "Exit status: 0 when the guest powers off; (value << 1) | 1 when it writes\n"
 	    "value to the debug-exit port 0xf4; 1 on errors, 2 on bad options.\n"
@@ -59,6 +63,7 @@ enum {
 	OPT_NET,
 	OPT_RNG,
 	OPT_BALLOON,
+	OPT_API_SOCK,
 };
 
 static const struct option run_opts[] = {
@@ -76,14 +81,19 @@ static const struct option run_opts[] = {
     {"net", required_argument, NULL, OPT_NET},
     {"rng", no_argument, NULL, OPT_RNG},
     {"balloon", no_argument, NULL, OPT_BALLOON},
+    {"api-sock", required_argument, NULL, OPT_API_SOCK},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* --api-sock: outside vm_config because it configures petrel, not the VM. */
+static const char *run_api_sock;
 
 int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t err_len)
 {
 	int c, rc = 0;
 
+	run_api_sock = NULL;
 	vm_config_default(cfg);
 	cfg->kernel_data = petrel_demo_guest;
 	cfg->kernel_size = (size_t)(petrel_demo_guest_end - petrel_demo_guest);
@@ -134,6 +144,9 @@ int cli_run_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_
 			break;
 		case OPT_BALLOON:
 			cfg->balloon = true;
+			break;
+		case OPT_API_SOCK:
+			run_api_sock = optarg;
 			break;
 		case 'h':
 			cli_run_usage(stdout);
@@ -209,6 +222,63 @@ static bool run_pick_default_guest(struct vm_config *cfg)
 	return true;
 }
 
+/*
+ * petrel run --api-sock: serve the API from its own thread; the VM comes
+ * from the options (--kernel given) or from the API (InstanceStart), and
+ * this thread runs it. Like Firecracker, the process ends with the guest.
+ */
+static int run_with_api(struct vm_config *cfg)
+{
+	struct api_server *srv;
+	struct fc_api *api;
+	struct vm *vm = NULL;
+	char err[512] = "";
+	int fd, rc;
+
+	api = calloc(1, sizeof(*api));
+	if (!api)
+		return CLI_EXIT_FAILURE;
+	fc_api_init(api, cfg);
+	if (cfg->kernel) {
+		rc = vm_create(cfg, &vm, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "petrel run: %s\n", err);
+			goto out_api;
+		}
+		fc_api_set_running(api, vm);
+	}
+	rc = api_listen_unix(run_api_sock, &fd);
+	if (rc) {
+		fprintf(stderr, "petrel run: --api-sock %s: %s\n", run_api_sock, strerror(-rc));
+		goto out_vm;
+	}
+	rc = api_server_start(fd, fc_api_routes, fc_api_nr_routes, api, &srv);
+	if (rc) {
+		close(fd);
+		fprintf(stderr, "petrel run: cannot serve the API on %s\n", run_api_sock);
+		goto out_vm;
+	}
+	vm = fc_api_wait_start(api);
+	rc = vm_run(vm);
+	api_server_stop(srv);
+	unlink(run_api_sock);
+	vm_destroy(vm);
+	fc_api_destroy(api);
+	free(api);
+	if (rc < 0) {
+		fprintf(stderr, "petrel run: %s\n", strerror(-rc));
+		return CLI_EXIT_FAILURE;
+	}
+	return rc;
+out_vm:
+	if (vm)
+		vm_destroy(vm);
+out_api:
+	fc_api_destroy(api);
+	free(api);
+	return CLI_EXIT_FAILURE;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -223,6 +293,8 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "petrel run: %s\nTry 'petrel run --help'.\n", err);
 		return CLI_EXIT_USAGE;
 	}
+	if (run_api_sock)
+		return run_with_api(&cfg);
 	if (!cfg.kernel)
 		run_pick_default_guest(&cfg);
 	rc = vm_create(&cfg, &vm, err, sizeof(err));

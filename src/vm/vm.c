@@ -96,6 +96,8 @@ int vm_pause(struct vm *vm)
 	}
 	vm->target = VCPU_PAUSED;
 	vm_kick_all_locked(vm);
+	/* vCPUs parked by hlt sleep on the condition, not in the engine: wake them to count in. */
+	pthread_cond_broadcast(&vm->cond);
 	while (vm->nr_paused < vm->nr_threads && atomic_load(&vm->m.stop_reason) == MACHINE_RUNNING)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
