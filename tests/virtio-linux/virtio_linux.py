@@ -318,9 +318,10 @@ def mode_debian_disk(petrel, srcdir, accel, tmp, c):
     # A copy-free run would change the image; boot a scratch copy.
     work = os.path.join(tmp, 'debian.img')
     subprocess.run(['cp', '--sparse=always', img, work], check=True)
+    ssh_port = free_port()
     argv = [petrel, 'run', '--accel', accel, '--kernel', kernel, '--initrd', initrd,
             '--cmdline', 'root=/dev/vda console=ttyS0 panic=-1', '--mem', '1024',
-            '--disk', work, '--net', 'user']
+            '--disk', work, '--net', 'user,hostfwd=tcp::%d-:22' % ssh_port]
     log('booting: ' + ' '.join(argv))
     t0 = time.monotonic()
     g = Guest(argv, os.path.join(tmp, 'console.log'))
@@ -345,6 +346,23 @@ def mode_debian_disk(petrel, srcdir, accel, tmp, c):
             if ok >= 0:
                 st, out = g.run('uname -r; findmnt -n -o SOURCE /', timeout=120)
                 c.check('debian: root is /dev/vda', '/dev/vda' in out, repr(out))
+                # networkd may still be waiting for its lease.
+                for _ in range(30):
+                    st, out = g.run('ip -4 -o addr show scope global', timeout=60)
+                    if '10.0.2.' in out:
+                        break
+                    time.sleep(5)
+                c.check('debian: networkd DHCP address', '10.0.2.' in out, repr(out))
+                banner = b''
+                try:
+                    s = socket.create_connection(('127.0.0.1', ssh_port), timeout=60)
+                    s.settimeout(60)
+                    banner = s.recv(256)
+                    s.close()
+                except OSError as e:
+                    banner = repr(e).encode()
+                c.check('debian: sshd answers through hostfwd', banner.startswith(b'SSH-2.0-'),
+                        repr(banner))
             g.send('poweroff')
         rc = g.close(300)
         log('total %.1f s, petrel status %r' % (time.monotonic() - t0, rc))
