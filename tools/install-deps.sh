@@ -7,8 +7,11 @@ packages=(
 	# build
 	gcc meson ninja-build pkg-config
 	zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev liburing-dev libslirp-dev libglib2.0-dev
+	# the HTTP API (docs/api.md)
+	libmicrohttpd-dev libjansson-dev
 	# tests: unit tests, tiny guests, CPU tester oracles, ACPI disassembler, fuzzing
 	libcmocka-dev nasm libcapstone-dev libzydis-dev acpica-tools
+	python3-yaml
 	clang libclang-rt-14-dev
 	# default guest image (Debian kernel + busybox initramfs)
 	cpio busybox-static

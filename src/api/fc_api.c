@@ -35,18 +35,34 @@ void fc_api_init(struct fc_api *a, const struct vm_config *base)
 	memset(a, 0, sizeof(*a));
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
+	a->metrics_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &a->t0);
+	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 	a->cfg = *base;
+	/* A VM started from the command line still reports its boot source. */
+	if (base->kernel && strlen(base->kernel) < sizeof(a->kernel) &&
+	    (!base->initrd || strlen(base->initrd) < sizeof(a->initrd)) &&
+	    (!base->cmdline || strlen(base->cmdline) < sizeof(a->cmdline))) {
+		strcpy(a->kernel, base->kernel);
+		strcpy(a->initrd, base->initrd ? base->initrd : "");
+		strcpy(a->cmdline, base->cmdline ? base->cmdline : "");
+		a->have_boot_source = true;
+	}
 	a->cfg.kernel = NULL;
 	a->cfg.kernel_data = NULL;
 	a->cfg.kernel_size = 0;
 	a->cfg.initrd = NULL;
 	a->cfg.cmdline = NULL;
 	a->cfg.format = VM_KERNEL_AUTO;
+	if (a->have_boot_source) {
+		a->cfg.kernel = a->kernel;
+		a->cfg.initrd = *a->initrd ? a->initrd : NULL;
+		a->cfg.cmdline = *a->cmdline ? a->cmdline : NULL;
+		a->cfg.format = base->format;
+		return; /* the VM exists: the rest of base describes it */
+	}
 	a->cfg.nr_disks = a->cfg.nr_nets = 0;
 	a->cfg.rng = a->cfg.balloon = false;
-	a->metrics_fd = -1;
-	clock_gettime(CLOCK_MONOTONIC, &a->t0);
-	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 }
 
 void fc_api_destroy(struct fc_api *a)

@@ -287,6 +287,9 @@ def test_kernel_flag_starts(tmp):
     p = Petrel(tmp, "direct", ["--kernel", HALT, "--mem", "16"])
     try:
         check(expect(p, "GET", "/", 200)["state"] == "Running", "--kernel: not Running")
+        j = expect(p, "GET", "/vm/config", 200)
+        check(j.get("boot-source") == {"kernel_image_path": HALT} and
+              j["machine-config"]["mem_size_mib"] == 16, "--kernel: vm/config %r" % j)
         expect(p, "PUT", "/boot-source", 400, {"kernel_image_path": HALT},
                contains=NOT_AFTER_START)
         expect(p, "PATCH", "/vm", 204, {"state": "Paused"})
