@@ -854,6 +854,10 @@ static void t_cpuid_leaves(void **s)
 	cpu->apic_id = 5;
 	x86_cpuid(cpu, 0xb, 0, r);
 	assert_int_equal(r[3], 5);
+	x86_cpuid(cpu, 7, 0, r);
+	assert_true(r[1] & (1u << 19));  /* ADX */
+	assert_false(r[1] & (1u << 5));  /* no AVX2 */
+	assert_false(r[1] & (1u << 20)); /* no SMAP */
 	x86_cpuid(cpu, 0x80000007, 0, r);
 	assert_true(r[3] & (1u << 8));
 	x86_cpuid(cpu, 0x80000001, 0, r);
