@@ -113,6 +113,7 @@ class Checks:
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.failures = []
 
     def check(self, name, ok, detail=''):
         if ok:
@@ -120,10 +121,14 @@ class Checks:
             log('PASS %s' % name)
         else:
             self.failed += 1
+            self.failures.append('%s %s' % (name, detail))
             log('FAIL %s %s' % (name, detail))
         return ok
 
     def finish(self):
+        # Again after the console tail, which meson's error log may cut.
+        for f in self.failures:
+            print('FAILED: ' + f[:300])
         print('%d passed, %d failed' % (self.passed, self.failed))
         return 0 if self.failed == 0 else 1
 
