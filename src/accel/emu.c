@@ -219,6 +219,7 @@ static int emu_vcpu_init(struct accel_vm *vm, unsigned index, struct accel_vcpu 
 	}
 	v->cpu.tsc_fn = emu_tsc_fn;
 	v->cpu.deliver_exceptions = true;
+	v->cpu.apic_id = lapic_id(v->lapic); /* CPUID reports it; Linux checks it against MADT */
 	vm->plat.notify_opaque[index] = v;
 	vm->plat.notify[index] = emu_notify;
 	*out = v;
