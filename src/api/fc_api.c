@@ -19,10 +19,10 @@
 #define NOT_AFTER_START "The requested operation is not supported after starting the microVM."
 #define PETREL_VERSION	"0.1.0"
 
-#define FAIL(fmt, ...)                                     \
-	do {                                               \
-		*out = api_fault(fmt, ##__VA_ARGS__);      \
-		return HTTP_BAD_REQUEST;                   \
+#define FAIL(fmt, ...)                                                                             \
+	do {                                                                                       \
+		*out = api_fault(fmt, ##__VA_ARGS__);                                              \
+		return HTTP_BAD_REQUEST;                                                           \
 	} while (0)
 
 static const char *state_name(enum fc_state s)
@@ -245,12 +245,9 @@ static unsigned put_boot_source(void *ctx, const struct api_request *req, json_t
 static unsigned put_drive(void *ctx, const struct api_request *req, json_t **out)
 {
 	const struct api_field f[] = {
-	    {"drive_id", API_STRING, true, 0, 0},
-	    {"is_root_device", API_BOOL, true, 0, 0},
-	    {"path_on_host", API_STRING, true, 0, 0},
-	    {"is_read_only", API_BOOL, false, 0, 0},
-	    {"partuuid", API_STRING, false, 0, 0},
-	    {"cache_type", API_STRING, false, 0, 0},
+	    {"drive_id", API_STRING, true, 0, 0},     {"is_root_device", API_BOOL, true, 0, 0},
+	    {"path_on_host", API_STRING, true, 0, 0}, {"is_read_only", API_BOOL, false, 0, 0},
+	    {"partuuid", API_STRING, false, 0, 0},    {"cache_type", API_STRING, false, 0, 0},
 	    {"io_engine", API_STRING, false, 0, 0},
 	};
 	struct fc_api *a = ctx;
@@ -271,7 +268,8 @@ static unsigned put_drive(void *ctx, const struct api_request *req, json_t **out
 	if (strcmp(json_string_value(json_object_get(req->body, "drive_id")), id))
 		FAIL("field `drive_id` does not match the drive id in the path");
 	v = json_object_get(req->body, "cache_type");
-	if (v && strcmp(json_string_value(v), "Unsafe") && strcmp(json_string_value(v), "Writeback"))
+	if (v && strcmp(json_string_value(v), "Unsafe") &&
+	    strcmp(json_string_value(v), "Writeback"))
 		FAIL("field `cache_type`: expected \"Unsafe\" or \"Writeback\"");
 	v = json_object_get(req->body, "io_engine");
 	if (v && strcmp(json_string_value(v), "Sync") && strcmp(json_string_value(v), "Async"))
@@ -369,8 +367,8 @@ static unsigned put_balloon(void *ctx, const struct api_request *req, json_t **o
 		FAIL("a request body is required");
 	if (api_check_fields(req->body, f, sizeof(f) / sizeof(f[0]), err, sizeof(err)))
 		FAIL("%s", err);
-	a->balloon_mib = (unsigned long long)json_integer_value(json_object_get(req->body,
-										"amount_mib"));
+	a->balloon_mib =
+	    (unsigned long long)json_integer_value(json_object_get(req->body, "amount_mib"));
 	a->balloon_deflate_on_oom = json_is_true(json_object_get(req->body, "deflate_on_oom"));
 	a->cfg.balloon = true;
 	return HTTP_NO_CONTENT;
@@ -415,7 +413,8 @@ static unsigned put_metrics(void *ctx, const struct api_request *req, json_t **o
 	/* O_NONBLOCK: a named pipe nobody reads must not stall the API thread. */
 	fd = open(a->metrics_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
 	if (fd < 0)
-		FAIL("field `metrics_path`: cannot open '%s': %s", a->metrics_path, strerror(errno));
+		FAIL("field `metrics_path`: cannot open '%s': %s", a->metrics_path,
+		     strerror(errno));
 	a->metrics_fd = fd;
 	return HTTP_NO_CONTENT;
 }
@@ -534,7 +533,8 @@ static unsigned put_actions(void *ctx, const struct api_request *req, json_t **o
 		return HTTP_NO_CONTENT;
 	}
 	FAIL("field `action_type`: unknown action '%s' (expected InstanceStart, "
-	     "FlushMetrics or SendCtrlAltDel)", act);
+	     "FlushMetrics or SendCtrlAltDel)",
+	     act);
 }
 
 static unsigned patch_vm(void *ctx, const struct api_request *req, json_t **out)
@@ -601,8 +601,8 @@ static unsigned get_vm_config(void *ctx, const struct api_request *req, json_t *
 	if (a->cfg.rng)
 		json_object_set_new(j, "entropy", json_object());
 	if (a->metrics_fd >= 0)
-		json_object_set_new(j, "metrics", json_pack("{s:s}", "metrics_path",
-							    a->metrics_path));
+		json_object_set_new(j, "metrics",
+				    json_pack("{s:s}", "metrics_path", a->metrics_path));
 	*out = j;
 	return HTTP_OK;
 }

@@ -75,8 +75,8 @@ static int route_match_one(const char *pat, const char *path, struct api_request
 	return 0;
 }
 
-int api_route_match(const struct api_route *routes, size_t nr, const char *method,
-		    const char *path, struct api_request *req, char *allow, size_t allow_len)
+int api_route_match(const struct api_route *routes, size_t nr, const char *method, const char *path,
+		    struct api_request *req, char *allow, size_t allow_len)
 {
 	bool path_found = false, too_long = false;
 	size_t used = 0;
@@ -183,8 +183,9 @@ int api_check_fields(const json_t *obj, const struct api_field *fields, size_t n
 			ok = json_is_integer(v) && json_integer_value(v) >= 0;
 			if (ok && ((unsigned long long)json_integer_value(v) < f->min ||
 				   (unsigned long long)json_integer_value(v) > f->max)) {
-				snprintf(err, err_len, "field `%s`: %lld is out of range [%llu, %llu]",
-					 key, (long long)json_integer_value(v), f->min, f->max);
+				snprintf(err, err_len,
+					 "field `%s`: %lld is out of range [%llu, %llu]", key,
+					 (long long)json_integer_value(v), f->min, f->max);
 				return -EINVAL;
 			}
 			break;
@@ -235,46 +236,61 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 	return ret;
 }
 
+unsigned api_dispatch(const struct api_route *routes, size_t nr, void *ctx, const char *method,
+		      const char *path, const char *body, size_t len, json_t **out, char *allow,
+		      size_t allow_len)
+{
+	struct api_request req;
+	unsigned status;
+	char err[512];
+	int idx;
+
+	*out = NULL;
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = path;
+	idx = api_route_match(routes, nr, method, path, &req, allow, allow_len);
+	if (idx == -ENOENT) {
+		*out = api_fault("no such resource: %s", path);
+		return MHD_HTTP_NOT_FOUND;
+	}
+	if (idx == -EPERM) {
+		*out = api_fault("method %s is not allowed on %s (allowed: %s)", method, path,
+				 allow ? allow : "");
+		return MHD_HTTP_METHOD_NOT_ALLOWED;
+	}
+	if (idx < 0) {
+		*out = api_fault("a path parameter is longer than %u bytes", API_MAX_PARAM);
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	if (api_parse_body(body, len, &req.body, err, sizeof(err))) {
+		*out = api_fault("%s", err);
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	status = routes[idx].fn(ctx, &req, out);
+	json_decref(req.body);
+	return status;
+}
+
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, const char *url,
 				const char *method, struct api_conn *rq)
 {
-	struct api_request req;
-	char allow[64], err[512];
-	json_t *out = NULL;
+	char allow[64] = "";
+	json_t *out;
 	unsigned status;
-	int idx;
 
 	if (rq->too_big)
 		return send_json(c, MHD_HTTP_CONTENT_TOO_LARGE,
-				 api_fault("request body larger than %u bytes", API_MAX_BODY), NULL);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = url;
-	idx = api_route_match(s->routes, s->nr, method, url, &req, allow, sizeof(allow));
-	if (idx == -ENOENT)
-		return send_json(c, MHD_HTTP_NOT_FOUND, api_fault("no such resource: %s", url),
+				 api_fault("request body larger than %u bytes", API_MAX_BODY),
 				 NULL);
-	if (idx == -EPERM)
-		return send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 api_fault("method %s is not allowed on %s (allowed: %s)", method,
-					   url, allow),
-				 allow);
-	if (idx < 0)
-		return send_json(c, MHD_HTTP_BAD_REQUEST,
-				 api_fault("a path parameter is longer than %u bytes",
-					   API_MAX_PARAM),
-				 NULL);
-	if (api_parse_body(rq->buf, rq->len, &req.body, err, sizeof(err)))
-		return send_json(c, MHD_HTTP_BAD_REQUEST, api_fault("%s", err), NULL);
-	status = s->routes[idx].fn(s->ctx, &req, &out);
-	json_decref(req.body);
-	return send_json(c, status, out, NULL);
+	status = api_dispatch(s->routes, s->nr, s->ctx, method, url, rq->buf, rq->len, &out, allow,
+			      sizeof(allow));
+	return send_json(c, status, out, status == MHD_HTTP_METHOD_NOT_ALLOWED ? allow : NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct api_server *s = cls;
 	struct api_conn *rq = *con_cls;
@@ -287,7 +303,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		*con_cls = rq;
 		/* Refuse early when the client announces an oversized body. */
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
 			rq->too_big = true;
 		return MHD_YES;

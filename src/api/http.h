@@ -46,8 +46,8 @@ struct api_route {
  * method (405; allow receives "GET, PUT"), -ENAMETOOLONG when a {param}
  * value is longer than API_MAX_PARAM (400). params receives the values.
  */
-int api_route_match(const struct api_route *routes, size_t nr, const char *method,
-		    const char *path, struct api_request *req, char *allow, size_t allow_len);
+int api_route_match(const struct api_route *routes, size_t nr, const char *method, const char *path,
+		    struct api_request *req, char *allow, size_t allow_len);
 
 /*
  * Parse a request body: NULL *out for an empty body; otherwise it must be
@@ -82,6 +82,16 @@ struct api_field {
  */
 int api_check_fields(const json_t *obj, const struct api_field *fields, size_t nr, char *err,
 		     size_t err_len);
+
+/*
+ * Handle one request without HTTP: route, parse the body (len bytes; 0 for
+ * none), run the handler. Returns the status; *out receives the response
+ * body (NULL for none), allow the methods of a 405. The server's core, and
+ * the entry for tests and fuzzing.
+ */
+unsigned api_dispatch(const struct api_route *routes, size_t nr, void *ctx, const char *method,
+		      const char *path, const char *body, size_t len, json_t **out, char *allow,
+		      size_t allow_len);
 
 struct api_server;
 
