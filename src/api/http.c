@@ -1,6 +1,7 @@
 /* JSON-over-HTTP server on libmicrohttpd: routing, body limits, errors (http.h). */
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct api_server {
 	size_t nr;
 	void *ctx;
 	int fd;
+	atomic_uint in_flight; /* requests begun and not yet completed */
 };
 
 /* One request in flight: its body so far. */
@@ -302,6 +304,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
+		atomic_fetch_add(&s->in_flight, 1);
 		/* Refuse early when the client announces an oversized body. */
 		cl =
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -337,9 +340,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct api_server *s = cls;
 	struct api_conn *rq = *con_cls;
 
 	if (rq) {
+		atomic_fetch_sub(&s->in_flight, 1);
 		free(rq->buf);
 		free(rq);
 		*con_cls = NULL;
@@ -389,8 +394,8 @@ int api_server_start(int listen_fd, const struct api_route *routes, size_t nr, v
 	 * One internal thread serves every connection in turn, so handlers never
 	 * run concurrently with each other.
 	 */
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
-				on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
+				NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
 	if (!s->d) {
@@ -405,7 +410,17 @@ void api_server_stop(struct api_server *s)
 {
 	if (!s)
 		return;
+	/*
+	 * Let answers already being sent reach the client (e.g. the 204 of an
+	 * InstanceStart whose guest has already powered off), for at most 1 s.
+	 */
+	MHD_socket lfd = MHD_quiesce_daemon(s->d);
+
+	for (int i = 0; i < 100 && atomic_load(&s->in_flight); i++)
+		usleep(10000);
 	MHD_stop_daemon(s->d);
-	close(s->fd);
+	/* Quiesced, the listening socket is ours to close; otherwise MHD closed it. */
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
 	free(s);
 }

@@ -163,6 +163,13 @@ def negative_cases(p, disk):
     expect(p, "PUT", "/actions", 400, {"action_type": "InstanceStart", "x": 1}, contains="`x`")
     # HTTP-level errors (not in the YAML: see docs/api.md).
     expect(p, "DELETE", "/vm", 405, route="(405)")
+    c = UnixConn(p.sock)
+    c.request("PUT", "/version")
+    r = c.getresponse()
+    r.read()
+    c.close()
+    check(r.status == 405 and r.getheader("Allow") == "GET", "405 Allow header: %r"
+          % r.getheader("Allow"))
     expect(p, "GET", "/actions", 405, route="(405)")
     expect(p, "POST", "/boot-source", 405, route="(405)", body={"kernel_image_path": HALT})
     expect(p, "GET", "/nope", 404, route="(404)")
@@ -203,6 +210,11 @@ def test_configured_start(tmp):
         j = expect(p, "GET", "/machine-config", 200)
         check(j["vcpu_count"] == 1 and j["mem_size_mib"] == 64 and j["track_dirty_pages"],
               "machine-config after PUT+PATCH: %r" % j)
+        # A kernel petrel cannot load: InstanceStart fails and nothing changes.
+        expect(p, "PUT", "/boot-source", 204, {"kernel_image_path": disk})
+        expect(p, "PUT", "/actions", 400, {"action_type": "InstanceStart"},
+               contains="cannot start")
+        check(expect(p, "GET", "/", 200)["state"] == "Not started", "state after failed start")
         expect(p, "PUT", "/boot-source", 204, {"kernel_image_path": HALT, "boot_args": "quiet"})
         expect(p, "PUT", "/drives/rootfs", 204, {"drive_id": "rootfs", "is_root_device": True,
                                                  "path_on_host": disk, "is_read_only": False},
