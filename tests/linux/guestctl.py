@@ -15,6 +15,8 @@ import time
 
 BANNER = re.compile(rb"Petrel default guest: Linux (\S+), (\d+) CPU\(s\)")
 SKIP = 77
+# Console lines after which waiting longer is pointless: fail at once.
+FATAL = re.compile(rb"Kernel panic - not syncing|BUG: soft lockup|rcu: INFO: rcu_sched self-detected stall")
 
 
 class GuestError(Exception):
@@ -91,6 +93,12 @@ class Guest:
                 m = regex.search(self.buf, start)
                 if m:
                     return m
+                f = FATAL.search(self.buf, start)
+                if f:
+                    line_end = self.buf.find(b"\n", f.start())
+                    raise GuestError("guest reported %r while waiting for %r" %
+                                     (bytes(self.buf[f.start():line_end if line_end > 0 else None]).decode(errors="replace").strip(),
+                                      regex.pattern))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise GuestError("timed out after %ds waiting for %r" %
