@@ -350,9 +350,18 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 			e->kind = ACCEL_EXIT_HALT;
 			break;
 		}
-		/* Sleep until the next timer expiry or a delivered interrupt. */
-		if (lapic_pending(v->lapic) < 0 && !atomic_load(&v->kicked))
-			emu_wait(&v->vm->plat, v->index, lapic_timer_poll(v->lapic));
+		/*
+		 * Sleep until the next timer expiry or a delivered interrupt. Poll
+		 * the timer first: an expired one becomes a pending interrupt and
+		 * leaves no deadline, so checking pending before polling could
+		 * sleep forever with an interrupt waiting.
+		 */
+		{
+			uint64_t deadline = lapic_timer_poll(v->lapic);
+
+			if (lapic_pending(v->lapic) < 0 && !atomic_load(&v->kicked))
+				emu_wait(&v->vm->plat, v->index, deadline);
+		}
 		e->kind = ACCEL_EXIT_NONE;
 		break;
 	case X86_STOP_EXCEPTION:
