@@ -468,6 +468,12 @@ static int pinned_test(struct ctx *x)
 		/* mov rbx, NC; ss xchg [rbx], eax: the ignored SS does not make it #SS */
 		{ "ss xchg [rbx] non-canonical: #GP(0)",
 		  { 0x48, 0xbb, NC, 0x36, 0x87, 0x03 }, 13, false, CD_EXC, 13, 10 },
+		/* mov rbp, NC; fxrstor [rbp+7]: canonical before alignment */
+		{ "fxrstor [rbp+7] non-canonical: #SS(0)",
+		  { 0x48, 0xbd, NC, 0x0f, 0xae, 0x4d, 0x07 }, 14, false, CD_EXC, 12, 10 },
+		/* mov rax, NC; fxsave [rax+7] */
+		{ "fxsave [rax+7] non-canonical: #GP(0)",
+		  { 0x48, 0xb8, NC, 0x0f, 0xae, 0x40, 0x07 }, 14, false, CD_EXC, 13, 10 },
 		/* cvtpi2ps xmm0, [data]: no #MF, no MMX transition */
 		{ "cvtpi2ps xmm, m64 with x87 exception pending: runs",
 		  { 0x0f, 0x2a, 0x04, 0x25, 0x00, 0x00, 0x10, 0x10 }, 8, true, CD_DONE, 0, 8 },

@@ -90,6 +90,23 @@ int x86_h_fpu(struct x86_cpu *cpu, const struct x86_insn *in)
 	fi.cs = cpu->seg[X86_CS].sel;
 	fi.ds = in->seg < X86_NSEG ? cpu->seg[in->seg].sel : 0;
 
+	/* FXSAVE/FXRSTOR check a non-canonical operand (#SS(0) for the stack
+	 * segment, else #GP(0)) before their 16-byte alignment; a canonical,
+	 * misaligned one is #GP(0) before any page fault (measured on the AMD
+	 * host, cpu-diff family fxsave; the SDM gives no order). fpu_exec()
+	 * sees only offsets, so the core checks here. */
+	if (in->map == X86_MAP_0F && in->op == 0xae && in->mod != 3 && in->mpfx == X86_MP_NONE &&
+	    ((in->modrm >> 3) & 7) <= 1 && !(cpu->cr0 & (FPU_CR0_EM | FPU_CR0_TS)) &&
+	    cpu->mode == X86_MODE_LONG64) {
+		uint64_t la;
+
+		rc = x86_linear(cpu, in->seg, fi.addr, 1, &la);
+		if (rc)
+			return rc;
+		if ((uint64_t)((int64_t)(la << 16) >> 16) != la)
+			return x86_ss_fault(cpu, in->seg, x86_gp0(cpu));
+	}
+
 	x86_flags_sync(cpu); /* FCOMI/COMISS write, FCMOVcc reads ZF PF CF */
 	c.fs = &cpu->fpu;
 	c.gpr = cpu->gpr;
