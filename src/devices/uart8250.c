@@ -387,6 +387,22 @@ int uart8250_create(struct machine *m, uint16_t base, unsigned gsi, struct chard
 	return 0;
 }
 
+void uart8250_reset(struct uart8250 *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	/* Power-on register values (the MR pin); typed-ahead input is kept. */
+	u->ier = u->mcr = u->scr = u->fcr = u->dlm = 0;
+	u->lsr_err = u->msr_delta = 0;
+	u->dll = 12;
+	u->lcr = 0x03;
+	u->rx_head = u->rx_count = 0;
+	u->thr_ipending = false;
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 void uart8250_destroy(struct uart8250 *u)
 {
 	if (!u)

@@ -26,6 +26,8 @@ struct uart8250;
  */
 int uart8250_create(struct machine *m, uint16_t base, unsigned gsi, struct chardev *cd,
 		    struct uart8250 **out);
+/* Return the registers to their power-on values (machine reset). */
+void uart8250_reset(struct uart8250 *u);
 void uart8250_destroy(struct uart8250 *u);
 
 #endif

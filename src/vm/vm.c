@@ -18,6 +18,7 @@
 #include "arch/x86/boot_state.h"
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/reset_vector.h"
 #include "devices/acpi_pm.h"
 #include "devices/fw_cfg.h"
 #include "util/compiler.h"
@@ -200,6 +201,12 @@ static int vm_load_guest(struct vm *vm, char *err, size_t err_len)
 	struct x86_vcpu_state s;
 	int rc;
 
+	/* The kernel may overwrite it (flat images at any address); it wins. */
+	rc = reset_vector_install(&m->mem);
+	if (rc) {
+		snprintf(err, err_len, "writing the reset vector: %s", strerror(-rc));
+		return rc;
+	}
 	if (vm->cfg.kernel)
 		rc = boot_load(&m->mem, &bc, &bs, err, err_len);
 	else
@@ -507,7 +514,11 @@ static int vm_reboot(struct vm *vm)
 			      (off_t)r->fd_off, (off_t)r->size) < 0)
 			memset(r->host, 0, r->size);
 	}
-	/* Devices persist across a reset; virtio ones return to their reset state. */
+	/*
+	 * Devices persist across a reset (CMOS keeps its bytes); the UART and
+	 * the virtio devices return to their power-on state.
+	 */
+	uart8250_reset(vm->uart);
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio_set_status(vm->vdev[i], 0);
 	rc = vm_engine_init(vm, vm->err, sizeof(vm->err));
