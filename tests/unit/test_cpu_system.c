@@ -687,6 +687,19 @@ static void t_msrs(void **s)
 	assert_int_equal(x86_msr_write(cpu, 0x10, 1000), 0);
 	assert_int_equal(x86_msr_read(cpu, 0x10, &v), 0);
 	assert_true(v >= 1000 && v < 1000 + (1ull << 40));
+	/* ...and TSC_ADJUST by the same amount; writing TSC_ADJUST moves the TSC. */
+	{
+		uint64_t adj, t0, t1;
+
+		assert_int_equal(x86_msr_read(cpu, 0x3b, &adj), 0);
+		assert_true(adj != 0);
+		assert_int_equal(x86_msr_read(cpu, 0x10, &t0), 0);
+		assert_int_equal(x86_msr_write(cpu, 0x3b, adj + (1ull << 50)), 0);
+		assert_int_equal(x86_msr_read(cpu, 0x10, &t1), 0);
+		assert_true(t1 - t0 >= (1ull << 50) && t1 - t0 < (1ull << 50) + (1ull << 40));
+		assert_int_equal(x86_msr_read(cpu, 0x3b, &v), 0);
+		assert_int_equal(v, adj + (1ull << 50));
+	}
 	/* MTRR variable ranges are stored. */
 	assert_int_equal(x86_msr_write(cpu, 0x201, 0xfff0000800ull), 0);
 	assert_int_equal(x86_msr_read(cpu, 0x201, &v), 0);

@@ -205,7 +205,7 @@ struct x86_cpu {
 	/* MSRs part 2 needs (SYSCALL, SYSENTER, swapgs, PAT, TSC). */
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
-	uint64_t pat, tsc_aux, tsc_offset, apic_base, misc_enable, mtrr_def_type;
+	uint64_t pat, tsc_aux, tsc_offset, tsc_adjust, apic_base, misc_enable, mtrr_def_type;
 	uint64_t msr_spare[16];
 	uint32_t xcr0_spare;
 	struct x86_fpu_state fpu;

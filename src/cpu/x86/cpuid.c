@@ -46,7 +46,7 @@ void x86_cpuid(const struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t 
 		break;
 	case 7:
 		if (sub == 0) {
-			r[1] = 1u << 7 | 1u << 19; /* SMEP, ADX (ADCX/ADOX) */
+			r[1] = 1u << 1 | 1u << 7 | 1u << 19; /* TSC_ADJUST, SMEP, ADX (ADCX/ADOX) */
 			r[3] = 1u << 29; /* IA32_ARCH_CAPABILITIES */
 		}
 		break;

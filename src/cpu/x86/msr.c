@@ -110,6 +110,7 @@ int x86_msr_read(struct x86_cpu *cpu, uint32_t msr, uint64_t *v)
 		*v = cpu->apic_base;
 		return 0;
 	case 0x3a: *v = 1; return 0; /* FEATURE_CONTROL: locked, no VMX */
+	case 0x3b: *v = cpu->tsc_adjust; return 0;
 	case 0x8b: return 0;         /* microcode revision */
 	case 0xfe: *v = 0x508; return 0; /* MTRRcap: WC, fixed, 8 variable */
 	case 0x10a: *v = ARCH_CAPS; return 0;
@@ -146,7 +147,18 @@ int x86_msr_read(struct x86_cpu *cpu, uint32_t msr, uint64_t *v)
 int x86_msr_write(struct x86_cpu *cpu, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case 0x10: cpu->tsc_offset += v - x86_tsc_now(cpu); return 0;
+	case 0x10: {
+		/* SDM 17.17.3: a TSC write moves TSC_ADJUST by the same amount. */
+		uint64_t delta = v - x86_tsc_now(cpu);
+
+		cpu->tsc_offset += delta;
+		cpu->tsc_adjust += delta;
+		return 0;
+	}
+	case 0x3b:
+		cpu->tsc_offset += v - cpu->tsc_adjust;
+		cpu->tsc_adjust = v;
+		return 0;
 	case 0x1b:
 		if (cpu->mem.msr_write)
 			return cpu->mem.msr_write(cpu->opaque, msr, v) ? x86_gp0(cpu) : 0;
