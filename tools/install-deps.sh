@@ -9,6 +9,8 @@ packages=(
 	zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev liburing-dev libslirp-dev libglib2.0-dev
 	# the HTTP API (docs/api.md)
 	libmicrohttpd-dev libjansson-dev
+	# the toolstack: petrel's verbs (and petreld) speak HTTP over Unix sockets with libcurl
+	libcurl4-openssl-dev
 	# tests: unit tests, tiny guests, CPU tester oracles, ACPI disassembler, fuzzing
 	libcmocka-dev nasm libcapstone-dev libzydis-dev acpica-tools
 	python3-yaml

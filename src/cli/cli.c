@@ -10,6 +10,18 @@
 
 const struct cli_command cli_commands[] = {
     {"run", cli_run, "boot a guest in this process until it powers off"},
+    {"create", cli_create, "create a VM in petreld (config file or run's options)"},
+    {"list", cli_list, "list petreld's VMs (Name, ID, Mem, VCPUs, State, Time)"},
+    {"console", cli_console, "attach to a VM's console (Ctrl-] detaches)"},
+    {"pause", cli_pause, "pause a VM"},
+    {"resume", cli_resume, "resume a paused VM"},
+    {"shutdown", cli_shutdown, "ACPI power button, wait for power-off (--force)"},
+    {"reboot", cli_reboot, "reset a VM's guest"},
+    {"destroy", cli_destroy, "kill a VM's process and forget the VM"},
+    {"info", cli_info, "host CPUs, memory and CPU engines"},
+    {"logs", cli_logs, "print a VM's log"},
+    {"mem-set", cli_mem_set, "set a VM's memory target (balloon)"},
+    {"top", cli_top, "live CPU and memory of each VM"},
     {NULL, NULL, NULL},
 };
 

@@ -22,6 +22,20 @@ extern const struct cli_command cli_commands[];
 int cli_main(int argc, char **argv);
 int cli_run(int argc, char **argv);
 
+/* The toolstack verbs: clients of petreld (docs/cli.md). */
+int cli_create(int argc, char **argv);
+int cli_list(int argc, char **argv);
+int cli_console(int argc, char **argv);
+int cli_pause(int argc, char **argv);
+int cli_resume(int argc, char **argv);
+int cli_shutdown(int argc, char **argv);
+int cli_reboot(int argc, char **argv);
+int cli_destroy(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_logs(int argc, char **argv);
+int cli_mem_set(int argc, char **argv);
+int cli_top(int argc, char **argv);
+
 /*
  * Parse `petrel run` options into cfg. Returns 0, 1 when --help was given
  * (help printed), or -EINVAL with a message naming the bad value in err.
