@@ -17,6 +17,8 @@ packages=(
 	clang libclang-rt-14-dev
 	# default guest image (Debian kernel + busybox initramfs)
 	cpio busybox-static
+	# benchmarks (bench/): QEMU TCG is the peer; fio and iperf3 run inside the guest
+	qemu-system-x86 fio iperf3
 )
 
 missing=()
