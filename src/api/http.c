@@ -29,6 +29,23 @@ struct api_conn {
 	bool too_big;
 };
 
+/* The key marking an api_text() body; a JSON reply never has it. */
+#define API_TEXT_KEY "\001petrel-text"
+
+/* The connection whose request the server thread is handling (api_query_arg). */
+static __thread struct MHD_Connection *cur_conn;
+
+json_t *api_text(const char *content_type, const char *data, size_t len)
+{
+	return json_pack("{s:o,s:s}", API_TEXT_KEY, json_stringn_nocheck(data, len), "type",
+			 content_type);
+}
+
+const char *api_query_arg(const char *name)
+{
+	return cur_conn ? MHD_lookup_connection_value(cur_conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}
+
 json_t *api_fault(const char *fmt, ...)
 {
 	char msg[512];
@@ -217,6 +234,26 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 
 	if (!body && status >= 400)
 		body = api_fault("request failed with status %u", status);
+	if (json_is_object(body) && json_object_get(body, API_TEXT_KEY)) {
+		const json_t *t = json_object_get(body, API_TEXT_KEY);
+		size_t n = json_string_length(t);
+		char *copy = malloc(n + 1);
+
+		if (copy)
+			memcpy(copy, json_string_value(t), n);
+		r = copy ? MHD_create_response_from_buffer(n, copy, MHD_RESPMEM_MUST_FREE) : NULL;
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+						json_string_value(json_object_get(body, "type")));
+		json_decref(body);
+		if (!r) {
+			free(copy);
+			return MHD_NO;
+		}
+		ret = MHD_queue_response(c, status, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		json_decref(body);
@@ -285,8 +322,10 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
 		return send_json(c, MHD_HTTP_CONTENT_TOO_LARGE,
 				 api_fault("request body larger than %u bytes", API_MAX_BODY),
 				 NULL);
+	cur_conn = c;
 	status = api_dispatch(s->routes, s->nr, s->ctx, method, url, rq->buf, rq->len, &out, allow,
 			      sizeof(allow));
+	cur_conn = NULL;
 	return send_json(c, status, out, status == MHD_HTTP_METHOD_NOT_ALLOWED ? allow : NULL);
 }
 

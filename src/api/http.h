@@ -56,6 +56,17 @@ int api_route_match(const struct api_route *routes, size_t nr, const char *metho
  */
 int api_parse_body(const char *buf, size_t len, json_t **out, char *err, size_t err_len);
 
+/*
+ * A non-JSON response (e.g. text/plain): a handler sets *out to this and the
+ * server sends data as is with content_type. data may hold any bytes.
+ */
+json_t *api_text(const char *content_type, const char *data, size_t len);
+/*
+ * A query-string argument ("?tail=100") of the request being handled, or
+ * NULL; valid in a handler running on the server thread only.
+ */
+const char *api_query_arg(const char *name);
+
 /* {"fault_message": printf(fmt, ...)} */
 json_t *api_fault(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
