@@ -39,13 +39,15 @@
 #include "util/compiler.h"
 #include "util/log.h"
 
-enum cd_kind { CD_NULL, CD_MEMORY, CD_STDIO, CD_PTY, CD_FILE, CD_UNIX };
+enum cd_kind { CD_NULL, CD_MEMORY, CD_STDIO, CD_PTY, CD_FILE, CD_UNIX, CD_CONSOLE };
 
 /* The memory backend keeps at most this much output; the rest is dropped. */
 #define CD_MEMORY_MAX (16u << 20)
 /* How long a write may wait for a slow stdout or socket before dropping. */
 #define CD_WRITE_WAIT_MS 200
 #define CTRL_A 0x01
+/* console:PATH keeps this much recent output to replay to a new client. */
+#define CD_RING_SIZE (64u << 10)
 
 struct cd_impl {
 	struct chardev pub;
@@ -63,6 +65,8 @@ struct cd_impl {
 	char *path;        /* pty device or unix socket path */
 	uint8_t *mem;
 	size_t mem_len, mem_cap;
+	uint8_t *ring;		 /* console: the last CD_RING_SIZE bytes of output */
+	size_t ring_head, ring_len; /* next write position, bytes held */
 };
 
 /* The single stdio chardev's saved terminal state (stdin). */
@@ -196,6 +200,38 @@ static ssize_t cd_write_fd(int fd, const void *buf, size_t len, bool sock, int w
 	return (ssize_t)done;
 }
 
+/* Append output to the console's ring, overwriting the oldest bytes (out_lock held). */
+static void cd_ring_put(struct cd_impl *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (len > CD_RING_SIZE) {
+		p += len - CD_RING_SIZE;
+		len = CD_RING_SIZE;
+	}
+	while (len) {
+		size_t n = MIN(len, (size_t)CD_RING_SIZE - c->ring_head);
+
+		memcpy(c->ring + c->ring_head, p, n);
+		c->ring_head = (c->ring_head + n) % CD_RING_SIZE;
+		c->ring_len = MIN(c->ring_len + n, (size_t)CD_RING_SIZE);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Send the ring's contents, oldest first, to a newly connected client (out_lock held). */
+static void cd_ring_replay(struct cd_impl *c, int fd)
+{
+	size_t start = (c->ring_head + CD_RING_SIZE - c->ring_len) % CD_RING_SIZE;
+	size_t first = MIN(c->ring_len, (size_t)CD_RING_SIZE - start);
+
+	if (first && cd_write_fd(fd, c->ring + start, first, true, CD_WRITE_WAIT_MS) < 0)
+		return;
+	if (c->ring_len > first)
+		cd_write_fd(fd, c->ring, c->ring_len - first, true, CD_WRITE_WAIT_MS);
+}
+
 static ssize_t cd_backend_write(struct chardev *cd, const void *buf, size_t len)
 {
 	struct cd_impl *c = to_impl(cd);
@@ -234,6 +270,10 @@ static ssize_t cd_backend_write(struct chardev *cd, const void *buf, size_t len)
 		(void)r;
 		break;
 	}
+	case CD_CONSOLE:
+		cd_ring_put(c, buf, len);
+		/* then to the client, as a unix socket would */
+		/* fall through */
 	case CD_UNIX:
 		/*
 		 * Output with no client connected is dropped, and so is what a
@@ -282,7 +322,7 @@ static void cd_backend_close(struct chardev *cd)
 		atomic_store(&stdio_in_use, false);
 		c->in_fd = c->out_fd = -1; /* not ours to close */
 	}
-	if (c->kind == CD_UNIX && c->path)
+	if ((c->kind == CD_UNIX || c->kind == CD_CONSOLE) && c->path)
 		unlink(c->path);
 	if (c->in_fd == c->out_fd)
 		c->out_fd = -1;
@@ -296,6 +336,7 @@ static void cd_backend_close(struct chardev *cd)
 	pthread_mutex_destroy(&c->out_lock);
 	free(c->path);
 	free(c->mem);
+	free(c->ring);
 	free(c);
 }
 
@@ -382,6 +423,16 @@ static void cd_read_unix(struct cd_impl *c)
 		if (pfd[1].revents & POLLIN) {
 			int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
+			if (fd >= 0 && c->kind == CD_CONSOLE) {
+				/* A new client replaces the old one and first gets the recent output. */
+				pthread_mutex_lock(&c->out_lock);
+				close_fd(&c->client_fd);
+				cd_ring_replay(c, fd);
+				c->client_fd = fd;
+				fd = -1;
+				pthread_mutex_unlock(&c->out_lock);
+				continue;
+			}
 			if (fd >= 0) {
 				pthread_mutex_lock(&c->out_lock);
 				if (c->client_fd < 0) {
@@ -411,7 +462,7 @@ static void *cd_reader(void *arg)
 {
 	struct cd_impl *c = arg;
 
-	if (c->kind == CD_UNIX)
+	if (c->kind == CD_UNIX || c->kind == CD_CONSOLE)
 		cd_read_unix(c);
 	else
 		cd_read_stream(c);
@@ -568,6 +619,16 @@ int chardev_open(const char *spec, struct chardev **out, char *why, size_t why_l
 		c = cd_alloc(CD_STDIO);
 	} else if (!strcmp(spec, "pty")) {
 		c = cd_alloc(CD_PTY);
+	} else if (!strncmp(spec, "console:", 8)) {
+		if (!spec[8]) {
+			snprintf(why, why_len, "serial backend 'console:' needs a socket path");
+			return -EINVAL;
+		}
+		c = cd_alloc(CD_CONSOLE);
+		if (c && !(c->ring = malloc(CD_RING_SIZE))) {
+			cd_backend_close(&c->pub);
+			c = NULL;
+		}
 	} else if (!strncmp(spec, "file:", 5) || !strncmp(spec, "unix:", 5)) {
 		if (!spec[5]) {
 			snprintf(why, why_len, "serial backend '%.5s' needs a path, e.g. %.5s/tmp/x",
@@ -606,13 +667,17 @@ int chardev_open(const char *spec, struct chardev **out, char *why, size_t why_l
 	case CD_UNIX:
 		rc = cd_open_unix(c, spec + 5, why, why_len);
 		break;
+	case CD_CONSOLE:
+		rc = cd_open_unix(c, spec + 8, why, why_len);
+		break;
 	default:
 		rc = 0;
 		break;
 	}
 	if (rc)
 		goto fail;
-	if (c->kind == CD_STDIO || c->kind == CD_PTY || c->kind == CD_UNIX) {
+	if (c->kind == CD_STDIO || c->kind == CD_PTY || c->kind == CD_UNIX ||
+	    c->kind == CD_CONSOLE) {
 		rc = cd_start_thread(c);
 		if (rc) {
 			snprintf(why, why_len, "cannot start the reader thread: %s", strerror(-rc));

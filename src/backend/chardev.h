@@ -32,7 +32,10 @@ struct chardev {
 };
 
 /*
- * Parse "stdio", "pty", "file:PATH", "unix:PATH", "null" and open it.
+ * Parse "stdio", "pty", "file:PATH", "unix:PATH", "console:PATH", "null" and
+ * open it. console:PATH is a Unix socket server for petreld's VMs: it keeps
+ * the last 64 KiB of output in a ring buffer and replays it to each client
+ * that connects; a new client replaces the current one.
  * Errors: -EINVAL for an unknown spec (message in why), -errno from the OS.
  */
 int chardev_open(const char *spec, struct chardev **out, char *why, size_t why_len);

@@ -137,6 +137,8 @@ int config_parse_serial(const char *s, char *err, size_t err_len)
 		return 0;
 	if (s && (!strncmp(s, "file:", 5) || !strncmp(s, "unix:", 5)) && s[5])
 		return 0;
+	if (s && !strncmp(s, "console:", 8) && s[8]) /* petreld's consoles (chardev.h) */
+		return 0;
 	snprintf(err, err_len, "--serial %s: expected stdio, pty, null, file:PATH or unix:PATH",
 		 s ? s : "");
 	return -EINVAL;
