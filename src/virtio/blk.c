@@ -71,6 +71,7 @@ struct virtio_blk {
 	struct blk_config cfg;
 
 	pthread_mutex_t qlock;      /* vq_pop/vq_push/interrupt decisions, inflight, gen */
+	uint64_t read_bytes, write_bytes; /* completed data bytes (petreld metrics), qlock */
 	pthread_cond_t drained;
 	unsigned inflight;
 	uint32_t gen;
@@ -104,6 +105,10 @@ static void blk_complete(struct blk_req *r, uint8_t status, uint32_t written)
 	struct vq_elem *e = &r->elem;
 
 	pthread_mutex_lock(&b->qlock);
+	if (status == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_IN)
+		b->read_bytes += r->expect;
+	else if (status == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_OUT)
+		b->write_bytes += r->expect;
 	if (r->gen == b->gen) {
 		vq_buf_to_iov(&e->iov[e->nr_out], e->nr_in, e->in_len - 1u, &status, 1);
 		if (vq_push(&b->dev.vq[0], e->head, written + 1) == 0)
@@ -406,4 +411,12 @@ void virtio_blk_destroy(struct virtio_blk *b)
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)
 {
 	return &b->dev;
+}
+
+void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *st)
+{
+	pthread_mutex_lock(&b->qlock);
+	st->read_bytes = b->read_bytes;
+	st->write_bytes = b->write_bytes;
+	pthread_mutex_unlock(&b->qlock);
 }

@@ -45,5 +45,10 @@ int virtio_blk_create_disk(struct machine *m, struct disk *disk, bool readonly,
 /* Waits for requests in flight, then closes the disk. */
 void virtio_blk_destroy(struct virtio_blk *b);
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+/* Data bytes of completed reads and writes (petreld's metrics). */
+struct virtio_blk_stats {
+	uint64_t read_bytes, write_bytes;
+};
+void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *st);
 
 #endif

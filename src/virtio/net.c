@@ -112,6 +112,7 @@ static int rx_one(struct virtio_net *n, const uint8_t *frame, size_t len)
 		}
 	} else {
 		n->st.rx_frames++;
+		n->st.rx_bytes += len;
 	}
 	hdr.num_buffers = (uint16_t)k;
 	vq_buf_to_iov(&n->rx_elem[0].iov[0], n->rx_elem[0].nr_in, 0, &hdr, HDR_LEN);
@@ -239,8 +240,10 @@ static void net_tx(struct virtio_net *n)
 			k = iov_skip(e->iov, e->nr_out, HDR_LEN, n->tx_iov);
 			if (net_backend_send(n->nb, n->tx_iov, k) < 0)
 				n->st.tx_dropped++;
-			else
+			else {
 				n->st.tx_frames++;
+				n->st.tx_bytes += flen;
+			}
 		}
 		vq_push(vq, e->head, 0);
 		pushed = true;
@@ -373,9 +376,11 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *st)
 	pthread_mutex_lock(&n->rx_lock);
 	st->rx_frames = n->st.rx_frames;
 	st->rx_dropped = n->st.rx_dropped;
+	st->rx_bytes = n->st.rx_bytes;
 	pthread_mutex_unlock(&n->rx_lock);
 	pthread_mutex_lock(&n->tx_lock);
 	st->tx_frames = n->st.tx_frames;
 	st->tx_dropped = n->st.tx_dropped;
+	st->tx_bytes = n->st.tx_bytes;
 	pthread_mutex_unlock(&n->tx_lock);
 }

@@ -41,6 +41,7 @@ struct virtio_net_hdr {
 
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_dropped, tx_frames, tx_dropped;
+	uint64_t rx_bytes, tx_bytes; /* frames delivered / sent, without virtio headers */
 };
 
 /* spec: "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]..." (default) or "tap,ifname=NAME". */
