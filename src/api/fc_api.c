@@ -10,6 +10,8 @@
 #include "api/fc_api.h"
 #include "devices/acpi_pm.h"
 #include "virtio/balloon.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
 #include "vm/vm.h"
 
 #define HTTP_OK		 200
@@ -61,8 +63,12 @@ void fc_api_init(struct fc_api *a, const struct vm_config *base)
 		a->cfg.format = base->format;
 		return; /* the VM exists: the rest of base describes it */
 	}
-	a->cfg.nr_disks = a->cfg.nr_nets = 0;
-	a->cfg.rng = a->cfg.balloon = false;
+	/*
+	 * Devices given on the command line (petreld passes a VM's disks and
+	 * nets this way) stay; the API's drives and interfaces are added to them.
+	 */
+	a->base_disks = a->cfg.nr_disks;
+	a->base_nets = a->cfg.nr_nets;
 }
 
 void fc_api_destroy(struct fc_api *a)
@@ -391,6 +397,61 @@ static unsigned get_balloon(void *ctx, const struct api_request *req, json_t **o
 	return HTTP_OK;
 }
 
+static unsigned patch_balloon(void *ctx, const struct api_request *req, json_t **out)
+{
+	const struct api_field f[] = {
+	    {"amount_mib", API_UINT, true, 0, 1ull << 32},
+	};
+	struct fc_api *a = ctx;
+	unsigned long long mib;
+	char err[256];
+
+	if (!a->cfg.balloon)
+		FAIL("the balloon device is not configured");
+	if (!req->body)
+		FAIL("a request body is required");
+	if (api_check_fields(req->body, f, sizeof(f) / sizeof(f[0]), err, sizeof(err)))
+		FAIL("%s", err);
+	mib = (unsigned long long)json_integer_value(json_object_get(req->body, "amount_mib"));
+	if (mib > a->cfg.mem_mib)
+		FAIL("field `amount_mib`: %llu is more than the guest's %llu MiB", mib,
+		     (unsigned long long)a->cfg.mem_mib);
+	a->balloon_mib = mib;
+	if (a->state != FC_NOT_STARTED && a->vm && a->vm->balloon)
+		virtio_balloon_set_target(a->vm->balloon, (uint32_t)(mib * 256));
+	return HTTP_NO_CONTENT;
+}
+
+static unsigned get_balloon_stats(void *ctx, const struct api_request *req, json_t **out)
+{
+	/* Firecracker's names for the virtio statistic tags, in tag order. */
+	static const char *const names[VIRTIO_BALLOON_S_NR] = {
+	    "swap_in",	   "swap_out",	    "major_faults",	 "minor_faults", "free_memory",
+	    "total_memory", "available_memory", "disk_caches", "hugetlb_allocations",
+	    "hugetlb_failures",
+	};
+	struct fc_api *a = ctx;
+	struct virtio_balloon_stats st;
+	struct virtio_balloon_info info;
+	json_t *j;
+
+	if (!a->cfg.balloon)
+		FAIL("the balloon device is not configured");
+	if (a->state == FC_NOT_STARTED || !a->vm || !a->vm->balloon)
+		FAIL("the microVM is not started");
+	virtio_balloon_get_info(a->vm->balloon, &info);
+	virtio_balloon_get_stats(a->vm->balloon, &st);
+	j = json_pack("{s:I,s:I,s:I,s:I}", "target_pages", (json_int_t)info.target_pages,
+		      "actual_pages", (json_int_t)info.actual_pages, "target_mib",
+		      (json_int_t)(info.target_pages / 256), "actual_mib",
+		      (json_int_t)(info.actual_pages / 256));
+	for (unsigned i = 0; j && i < VIRTIO_BALLOON_S_NR; i++)
+		if (st.valid & (1u << i))
+			json_object_set_new(j, names[i], json_integer((json_int_t)st.value[i]));
+	*out = j;
+	return HTTP_OK;
+}
+
 static unsigned put_metrics(void *ctx, const struct api_request *req, json_t **out)
 {
 	const struct api_field f[] = {
@@ -425,6 +486,61 @@ static const char *const exit_names[ACCEL_EXIT__COUNT] = {
     [ACCEL_EXIT_SHUTDOWN] = "shutdown", [ACCEL_EXIT_RESET] = "reset",
     [ACCEL_EXIT_INTR] = "intr",		[ACCEL_EXIT_ERROR] = "error",
 };
+
+static json_t *exits_json(const struct fc_api *a)
+{
+	json_t *exits = json_object();
+
+	for (unsigned k = 0; k < ACCEL_EXIT__COUNT; k++) {
+		unsigned long sum = 0;
+
+		/* Statistics read while vCPUs run: a count may be one exit stale. */
+		if (a->vm)
+			for (unsigned i = 0; i < a->vm->m.nr_cpus; i++)
+				sum += __atomic_load_n(&a->vm->vcpus[i].exits[k], __ATOMIC_RELAXED);
+		json_object_set_new(exits, exit_names[k] ? exit_names[k] : "unknown",
+				    json_integer((json_int_t)sum));
+	}
+	return exits;
+}
+
+/* GET /petrel/metrics: petreld's per-VM counters (docs/petreld.md). */
+static unsigned get_petrel_metrics(void *ctx, const struct api_request *req, json_t **out)
+{
+	struct fc_api *a = ctx;
+	struct timespec now;
+	uint64_t br = 0, bw = 0, nr = 0, nt = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (a->vm) {
+		for (unsigned i = 0; i < VM_CONFIG_MAX_DISKS; i++) {
+			struct virtio_blk_stats bs;
+
+			if (!a->vm->blk[i])
+				continue;
+			virtio_blk_get_stats(a->vm->blk[i], &bs);
+			br += bs.read_bytes;
+			bw += bs.write_bytes;
+		}
+		for (unsigned i = 0; i < VM_CONFIG_MAX_NETS; i++) {
+			struct virtio_net_stats ns;
+
+			if (!a->vm->net[i])
+				continue;
+			virtio_net_get_stats(a->vm->net[i], &ns);
+			nr += ns.rx_bytes;
+			nt += ns.tx_bytes;
+		}
+	}
+	*out = json_pack("{s:s,s:I,s:o,s:{s:I,s:I,s:I,s:I}}", "state", state_name(a->state),
+			 "uptime_ms",
+			 (json_int_t)((now.tv_sec - a->t0.tv_sec) * 1000 +
+				      (now.tv_nsec - a->t0.tv_nsec) / 1000000),
+			 "vcpu_exits", exits_json(a), "io", "blk_read_bytes", (json_int_t)br,
+			 "blk_write_bytes", (json_int_t)bw, "net_rx_bytes", (json_int_t)nr,
+			 "net_tx_bytes", (json_int_t)nt);
+	return HTTP_OK;
+}
 
 static int flush_metrics(struct fc_api *a)
 {
@@ -475,15 +591,19 @@ static unsigned instance_start(struct fc_api *a, json_t **out)
 		FAIL(NOT_AFTER_START);
 	if (!a->have_boot_source)
 		FAIL("cannot start the microVM without a boot source (PUT /boot-source)");
+	if (a->base_disks + a->nr_drives > VM_CONFIG_MAX_DISKS ||
+	    a->base_nets + a->nr_nets > VM_CONFIG_MAX_NETS)
+		FAIL("cannot start the microVM: more than %u drives or %u network interfaces",
+		     VM_CONFIG_MAX_DISKS, VM_CONFIG_MAX_NETS);
 	/* The root device, if any, becomes the first disk (/dev/vda). */
-	c->nr_disks = 0;
+	c->nr_disks = a->base_disks;
 	for (i = 0; i < a->nr_drives; i++)
 		if (a->drives[i].root)
 			c->disks[c->nr_disks++] = a->drives[i].disk;
 	for (i = 0; i < a->nr_drives; i++)
 		if (!a->drives[i].root)
 			c->disks[c->nr_disks++] = a->drives[i].disk;
-	c->nr_nets = 0;
+	c->nr_nets = a->base_nets;
 	for (i = 0; i < a->nr_nets; i++)
 		c->nets[c->nr_nets++] = a->nets[i].spec;
 	rc = vm_config_check(c, config_host_mem_bytes(), err, sizeof(err));
@@ -524,16 +644,28 @@ static unsigned put_actions(void *ctx, const struct api_request *req, json_t **o
 			FAIL("cannot write metrics to '%s'", a->metrics_path);
 		return HTTP_NO_CONTENT;
 	}
-	if (!strcmp(act, "SendCtrlAltDel")) {
-		/* Petrel's guests see an ACPI power button, not an i8042 reset line. */
+	if (!strcmp(act, "SendCtrlAltDel") || !strcmp(act, "Shutdown")) {
+		/*
+		 * Petrel's guests see an ACPI power button, not an i8042 reset
+		 * line: both press it (Shutdown is petreld's name for it).
+		 */
 		if (a->state == FC_NOT_STARTED || !a->vm)
 			FAIL("the microVM is not running");
 		if (!a->vm->acpi_pm || acpi_pm_press_power_button(a->vm->acpi_pm))
 			FAIL("this machine has no ACPI power button");
 		return HTTP_NO_CONTENT;
 	}
+	if (!strcmp(act, "Reboot")) {
+		/* A guest reset, as if the guest had asked for one; vm_run restarts it. */
+		if (a->state == FC_NOT_STARTED || !a->vm)
+			FAIL("the microVM is not running");
+		if (a->state == FC_PAUSED)
+			FAIL("the microVM is paused: resume it first");
+		vm_stop(a->vm, MACHINE_RESET, 0);
+		return HTTP_NO_CONTENT;
+	}
 	FAIL("field `action_type`: unknown action '%s' (expected InstanceStart, "
-	     "FlushMetrics or SendCtrlAltDel)",
+	     "FlushMetrics, SendCtrlAltDel, Shutdown or Reboot)",
 	     act);
 }
 
@@ -619,6 +751,9 @@ const struct api_route fc_api_routes[] = {
     {"PUT", "/entropy", put_entropy},
     {"GET", "/balloon", get_balloon},
     {"PUT", "/balloon", put_balloon},
+    {"PATCH", "/balloon", patch_balloon},
+    {"GET", "/balloon/statistics", get_balloon_stats},
+    {"GET", "/petrel/metrics", get_petrel_metrics},
     {"PUT", "/metrics", put_metrics},
     {"PUT", "/actions", put_actions},
     {"PATCH", "/vm", patch_vm},

@@ -47,6 +47,7 @@ struct fc_api {
 	unsigned nr_drives;
 	struct fc_net nets[VM_CONFIG_MAX_NETS];
 	unsigned nr_nets;
+	unsigned base_disks, base_nets; /* cfg's devices from the command line, kept */
 	bool balloon_deflate_on_oom;
 	unsigned long long balloon_mib, balloon_stats_s;
 	char metrics_path[4096];

@@ -159,7 +159,7 @@ def negative_cases(p, disk):
     expect(p, "PUT", "/actions", 400, {"action_type": "SendCtrlAltDel"}, contains="not running")
     expect(p, "PUT", "/actions", 400, {"action_type": "FlushMetrics"}, contains="metrics")
     expect(p, "PUT", "/actions", 400, {"action_type": "InstanceStart"}, contains="boot source")
-    expect(p, "PUT", "/actions", 400, {"action_type": "Reboot"}, contains="unknown action")
+    expect(p, "PUT", "/actions", 400, {"action_type": "Explode"}, contains="unknown action")
     expect(p, "PUT", "/actions", 400, {"action_type": "InstanceStart", "x": 1}, contains="`x`")
     # HTTP-level errors (not in the YAML: see docs/api.md).
     expect(p, "DELETE", "/vm", 405, route="(405)")
