@@ -67,6 +67,19 @@ struct daemon {
 	int64_t boot_ms;
 };
 
+/* state.c: transitions */
+bool vm_state_live(enum vm_state s);
+/*
+ * What an exit means: code/status as waitid() reports them (CLD_EXITED and
+ * the exit status, or CLD_KILLED/CLD_DUMPED and the signal); known false
+ * for a re-adopted VM whose status cannot be read. Fills x; returns the state.
+ */
+enum vm_state vm_exit_classify(int code, int status, bool known, struct vm_exit *x);
+/* 0 when action_type may be sent to a VM in state s, else the HTTP status (400/409) and err. */
+int vm_check_action(enum vm_state s, const char *action, char *err, size_t len);
+/* Likewise for PATCH vm {"state": "Paused"/"Resumed"}. */
+int vm_check_pause(enum vm_state s, bool pause, char *err, size_t len);
+
 /* registry.c */
 const char *vm_state_name(enum vm_state s);
 int64_t now_ms(void);

@@ -31,10 +31,7 @@
 /* Forwarded requests: how long a VM process may take to answer. */
 #define FWD_TIMEOUT_MS 10000
 
-static bool live(enum vm_state s)
-{
-	return s != VM_SHUTOFF && s != VM_CRASHED;
-}
+#define live vm_state_live
 
 static enum vm_state state_of(struct daemon *d, struct vm_entry *e)
 {
@@ -291,7 +288,6 @@ static unsigned put_actions(void *ctx, const struct api_request *req, json_t **o
 	static const struct api_field f[] = {{"action_type", API_STRING, true, 0, 0}};
 	struct daemon *d = ctx;
 	struct vm_entry *e = find(d, req, out);
-	enum vm_state s;
 	const char *act;
 	char err[256];
 	unsigned rc;
@@ -303,20 +299,8 @@ static unsigned put_actions(void *ctx, const struct api_request *req, json_t **o
 	if (api_check_fields(req->body, f, 1, err, sizeof(err)))
 		FAIL(BAD_REQUEST, "%s", err);
 	act = json_string_value(json_object_get(req->body, "action_type"));
-	if (strcmp(act, "InstanceStart") && strcmp(act, "SendCtrlAltDel") &&
-	    strcmp(act, "Shutdown") && strcmp(act, "Reboot") && strcmp(act, "FlushMetrics"))
-		FAIL(BAD_REQUEST,
-		     "field `action_type`: unknown action '%s' (expected InstanceStart, "
-		     "SendCtrlAltDel, Shutdown, Reboot or FlushMetrics)",
-		     act);
-	s = state_of(d, e);
-	if (!live(s))
-		FAIL(CONFLICT, "VM '%s' is %s", e->spec->name, vm_state_name(s));
-	if (!strcmp(act, "InstanceStart") && s != VM_CREATED)
-		FAIL(CONFLICT, "VM '%s' is %s: InstanceStart needs a created VM", e->spec->name,
-		     vm_state_name(s));
-	if (strcmp(act, "InstanceStart") && strcmp(act, "FlushMetrics") && s == VM_CREATED)
-		FAIL(CONFLICT, "VM '%s' is not started", e->spec->name);
+	if ((rc = vm_check_action(state_of(d, e), act, err, sizeof(err))))
+		FAIL(rc, "VM '%s': %s", e->spec->name, err);
 	rc = fwd(e, "PUT", "/actions", req->body, out, NULL);
 	if (rc == NO_CONTENT && !strcmp(act, "InstanceStart"))
 		set_state(d, e, VM_RUNNING);
@@ -330,7 +314,6 @@ static unsigned patch_vm(void *ctx, const struct api_request *req, json_t **out)
 	static const struct api_field f[] = {{"state", API_STRING, true, 0, 0}};
 	struct daemon *d = ctx;
 	struct vm_entry *e = find(d, req, out);
-	enum vm_state s;
 	const char *st;
 	char err[256];
 	unsigned rc;
@@ -344,10 +327,8 @@ static unsigned patch_vm(void *ctx, const struct api_request *req, json_t **out)
 	st = json_string_value(json_object_get(req->body, "state"));
 	if (strcmp(st, "Paused") && strcmp(st, "Resumed"))
 		FAIL(BAD_REQUEST, "field `state`: expected \"Paused\" or \"Resumed\"");
-	s = state_of(d, e);
-	if (s != VM_RUNNING && s != VM_PAUSED)
-		FAIL(CONFLICT, "VM '%s' is %s: only a running or paused VM can be %s",
-		     e->spec->name, vm_state_name(s), !strcmp(st, "Paused") ? "paused" : "resumed");
+	if ((rc = vm_check_pause(state_of(d, e), !strcmp(st, "Paused"), err, sizeof(err))))
+		FAIL(rc, "VM '%s': %s", e->spec->name, err);
 	rc = fwd(e, "PATCH", "/vm", req->body, out, NULL);
 	if (rc == NO_CONTENT) {
 		set_state(d, e, !strcmp(st, "Paused") ? VM_PAUSED : VM_RUNNING);

@@ -69,46 +69,6 @@ unsigned long long proc_starttime(pid_t pid)
 	return v;
 }
 
-static const char *signame(int sig)
-{
-	const char *s = sigabbrev_np(sig);
-
-	return s ? s : "?";
-}
-
-/* Record how the process ended; called with d->lock held. */
-static void record_exit(struct vm_entry *e, const siginfo_t *si, bool have_status)
-{
-	struct vm_exit *x = &e->exit;
-
-	memset(x, 0, sizeof(*x));
-	if (!have_status) {
-		e->state = VM_CRASHED;
-		snprintf(x->reason, sizeof(x->reason),
-			 "the VM process (re-adopted after a daemon restart) exited; its status is "
-			 "unknown");
-	} else if (si->si_code == CLD_EXITED) {
-		x->has_status = true;
-		x->status = si->si_status;
-		e->state = x->status == 0 ? VM_SHUTOFF : VM_CRASHED;
-		if (x->status == 0)
-			snprintf(x->reason, sizeof(x->reason), "the guest powered off");
-		else if (x->status & 1 && x->status != 1)
-			snprintf(x->reason, sizeof(x->reason),
-				 "the guest wrote %d to the debug-exit port (exit status %d)",
-				 x->status >> 1, x->status);
-		else
-			snprintf(x->reason, sizeof(x->reason),
-				 "the VM process failed with exit status %d (see the log)", x->status);
-	} else {
-		x->has_signal = true;
-		x->signal = si->si_status;
-		e->state = VM_CRASHED;
-		snprintf(x->reason, sizeof(x->reason), "the VM process was killed by signal %d (SIG%s)%s",
-			 x->signal, signame(x->signal), si->si_code == CLD_DUMPED ? ", core dumped" : "");
-	}
-}
-
 static void on_vm_exit(void *opaque, int fd, uint32_t events)
 {
 	struct vm_entry *e = opaque;
@@ -123,7 +83,7 @@ static void on_vm_exit(void *opaque, int fd, uint32_t events)
 	if (e->child && !have)
 		return; /* readable before waitid could see it: try again */
 	pthread_mutex_lock(&d->lock);
-	record_exit(e, &si, have);
+	e->state = vm_exit_classify(si.si_code, si.si_status, have, &e->exit);
 	if (!e->destroying) {
 		registry_save_exit(e);
 		vm_log(e, e->state == VM_SHUTOFF ? "info" : "error", "exit", "%s", e->exit.reason);
