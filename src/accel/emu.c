@@ -21,6 +21,7 @@
 #include "devices/lapic.h"
 #include "mem/guest_mem.h"
 #include "util/log.h"
+#include "util/range_inbox.h"
 #include "vm/machine.h"
 
 #define EMU_SLICE (1u << 18) /* instructions per x86_run() call: about a millisecond */
@@ -33,6 +34,9 @@ enum emu_cpu_state {
 struct accel_vm {
 	struct machine *m;
 	struct emu_platform plat;
+	/* The vCPUs that hear of device writes to RAM (machine_dma_written). */
+	pthread_mutex_t dma_lock;
+	struct accel_vcpu *dma_vcpu[APIC_BUS_MAX_CPUS];
 };
 
 struct accel_vcpu {
@@ -41,6 +45,7 @@ struct accel_vcpu {
 	struct lapic *lapic;
 	enum emu_cpu_state state;
 	atomic_bool kicked;
+	struct range_inbox dma;  /* RAM written by devices: drop code decoded from it */
 	struct x86_cpu cpu;
 };
 
@@ -170,6 +175,40 @@ static void emu_notify(void *opaque)
 	x86_set_irq_pending(&v->cpu, true);
 }
 
+/*
+ * A device wrote guest RAM (any thread, before it publishes the used index).
+ * Each vCPU drops the blocks it decoded from those pages before it runs on:
+ * queued here, and the stop request ends the current block run at the next
+ * block boundary, so a guest that polls for the completion cannot jump into
+ * the new bytes through a stale block.
+ */
+static void emu_dma_written(struct machine *m, uint64_t gpa, uint64_t len)
+{
+	struct accel_vm *vm = m->accel_vm;
+
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->dma_lock);
+	for (unsigned i = 0; i < APIC_BUS_MAX_CPUS; i++) {
+		struct accel_vcpu *v = vm->dma_vcpu[i];
+		if (v) {
+			range_inbox_add(&v->dma, gpa, len);
+			x86_request_stop(&v->cpu);
+		}
+	}
+	pthread_mutex_unlock(&vm->dma_lock);
+}
+
+static void dma_range(void *opaque, uint64_t gpa, uint64_t len)
+{
+	x86_invalidate_phys(opaque, gpa, len);
+}
+
+static void dma_all(void *opaque)
+{
+	x86_flush_code(opaque);
+}
+
 /* --- engine ops --- */
 
 static int emu_vm_init(struct machine *m, struct accel_vm **out)
@@ -185,7 +224,9 @@ static int emu_vm_init(struct machine *m, struct accel_vm **out)
 		free(vm);
 		return rc;
 	}
+	pthread_mutex_init(&vm->dma_lock, NULL);
 	*out = vm;
+	__atomic_store_n(&m->dma_written, emu_dma_written, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -193,6 +234,8 @@ static void emu_vm_fini(struct accel_vm *vm)
 {
 	if (!vm)
 		return;
+	__atomic_store_n(&vm->m->dma_written, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_destroy(&vm->dma_lock);
 	emu_platform_fini(&vm->plat);
 	free(vm);
 }
@@ -222,6 +265,10 @@ static int emu_vcpu_init(struct accel_vm *vm, unsigned index, struct accel_vcpu 
 	v->cpu.apic_id = lapic_id(v->lapic); /* CPUID reports it; Linux checks it against MADT */
 	vm->plat.notify_opaque[index] = v;
 	vm->plat.notify[index] = emu_notify;
+	range_inbox_init(&v->dma);
+	pthread_mutex_lock(&vm->dma_lock);
+	vm->dma_vcpu[index] = v;
+	pthread_mutex_unlock(&vm->dma_lock);
 	*out = v;
 	return 0;
 }
@@ -231,6 +278,10 @@ static void emu_vcpu_fini(struct accel_vcpu *v)
 	if (!v)
 		return;
 	v->vm->plat.notify[v->index] = NULL;
+	pthread_mutex_lock(&v->vm->dma_lock);
+	v->vm->dma_vcpu[v->index] = NULL;
+	pthread_mutex_unlock(&v->vm->dma_lock);
+	range_inbox_fini(&v->dma);
 	x86_cpu_fini(&v->cpu);
 	free(v);
 }
@@ -310,6 +361,7 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 	int r;
 
 	memset(e, 0, sizeof(*e));
+	range_inbox_drain(&v->dma, dma_range, dma_all, c);
 	if (atomic_exchange(&v->kicked, false)) {
 		e->kind = ACCEL_EXIT_INTR;
 		return 0;
@@ -341,8 +393,8 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct accel_exit *e)
 		e->kind = ACCEL_EXIT_NONE;
 		break;
 	case X86_STOP_REQUEST:
-		atomic_store(&v->kicked, false);
-		e->kind = ACCEL_EXIT_INTR;
+		/* Not kicked: a device write stopped the run; the next entry drains it. */
+		e->kind = atomic_exchange(&v->kicked, false) ? ACCEL_EXIT_INTR : ACCEL_EXIT_NONE;
 		break;
 	case X86_STOP_HLT:
 		if (!(x86_get_rflags(c) & X86_IF)) {

@@ -58,6 +58,8 @@ void virtio_dev_fini(struct virtio_dev *d)
 {
 	if (d->ops)
 		pthread_mutex_destroy(&d->lock);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vq_fini(&d->vq[q]);
 	d->ops = NULL;
 }
 
@@ -86,6 +88,11 @@ int virtio_set_driver_features(struct virtio_dev *d, uint64_t features)
 	return rc;
 }
 
+static void vq_written_cb(void *opaque, uint64_t gpa, uint64_t len)
+{
+	machine_dma_written(opaque, gpa, len);
+}
+
 static bool queues_valid_locked(struct virtio_dev *d)
 {
 	bool any = false;
@@ -94,6 +101,10 @@ static bool queues_valid_locked(struct virtio_dev *d)
 		struct virtio_queue_cfg *c = &d->qcfg[q];
 		if (!c->enabled)
 			continue;
+		/* Only an engine with a decoded-code cache needs to hear of device writes. */
+		d->vq[q].on_written = __atomic_load_n(&d->m->dma_written, __ATOMIC_ACQUIRE)
+					  ? vq_written_cb : NULL;
+		d->vq[q].written_opaque = d->m;
 		if (vq_enable(&d->vq[q], c->size, c->desc, c->avail, c->used,
 			      virtio_has_feature(d, VIRTIO_F_INDIRECT_DESC),
 			      virtio_has_feature(d, VIRTIO_F_EVENT_IDX)) < 0)

@@ -1,6 +1,7 @@
 #include "virtio/virtqueue.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mem/guest_mem.h"
@@ -40,10 +41,28 @@ void vq_reset(struct virtqueue *vq)
 	const char *name = vq->name;
 	void (*on_broken)(void *) = vq->on_broken;
 	void *opaque = vq->opaque;
+	void (*on_written)(void *, uint64_t, uint64_t) = vq->on_written;
+	void *written_opaque = vq->written_opaque;
+	struct vq_span *wspans = vq->wspans;
+	uint16_t *wspan_n = vq->wspan_n;
 
 	vq_init(vq, gm, max, name);
 	vq->on_broken = on_broken;
 	vq->opaque = opaque;
+	vq->on_written = on_written;
+	vq->written_opaque = written_opaque;
+	vq->wspans = wspans;
+	vq->wspan_n = wspan_n;
+	if (wspan_n)
+		memset(wspan_n, 0, sizeof(*wspan_n) * max);
+}
+
+void vq_fini(struct virtqueue *vq)
+{
+	free(vq->wspans);
+	free(vq->wspan_n);
+	vq->wspans = NULL;
+	vq->wspan_n = NULL;
 }
 
 void vq_break(struct virtqueue *vq, const char *why)
@@ -72,6 +91,16 @@ int vq_enable(struct virtqueue *vq, uint16_t size, uint64_t desc, uint64_t avail
 	    !gmem_ptr(vq->gm, used, 6ull + 8ull * size)) {
 		vq_break(vq, "ring outside guest RAM");
 		return -EINVAL;
+	}
+	if (vq->on_written && !vq->wspans) {
+		/* Virtual size ~ max_size * 4 KiB; only the heads in use are touched. */
+		vq->wspans = calloc((size_t)vq->max_size * VQ_MAX_IOV, sizeof(*vq->wspans));
+		vq->wspan_n = calloc(vq->max_size, sizeof(*vq->wspan_n));
+		if (!vq->wspans || !vq->wspan_n) {
+			vq_fini(vq);
+			vq_break(vq, "out of memory for the DMA records");
+			return -ENOMEM;
+		}
 	}
 	vq->size = size;
 	vq->desc_gpa = desc;
@@ -108,6 +137,9 @@ static int vq_map(struct virtqueue *vq, struct vq_elem *e, uint64_t addr, uint32
 		if (e->nr_out + e->nr_in >= VQ_MAX_IOV)
 			return -E2BIG;
 		e->iov[e->nr_out + e->nr_in] = (struct iovec){ p, chunk };
+		/* e->head < size <= max_size and nr_in < VQ_MAX_IOV (checked above). */
+		if (write && vq->wspans)
+			vq->wspans[(size_t)e->head * VQ_MAX_IOV + e->nr_in] = (struct vq_span){ addr, chunk };
 		if (write)
 			e->nr_in++;
 		else
@@ -199,6 +231,13 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 		vq_break(vq, why);
 		return -EIO;
 	}
+	/*
+	 * A driver that posts a head again while it is in flight overwrites its
+	 * record: the first push then reports the second chain's ranges. That
+	 * only hurts the guest's own view of its code, never the VMM.
+	 */
+	if (vq->wspan_n)
+		vq->wspan_n[head] = (uint16_t)e->nr_in;
 	vq->last_avail++;
 	if (vq->event_idx) {
 		/* Publish how far we have read: avail_event is the last field of the used ring. */
@@ -217,6 +256,13 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 		return -EIO;
 	if (!vq->enabled || !used || head >= vq->size)
 		return -EINVAL;
+	/* Before the used index moves: the driver may act on the data at once. */
+	if (vq->on_written && vq->wspan_n) {
+		const struct vq_span *sp = &vq->wspans[(size_t)head * VQ_MAX_IOV];
+		for (unsigned i = 0; i < vq->wspan_n[head]; i++)
+			vq->on_written(vq->written_opaque, sp[i].gpa, sp[i].len);
+		vq->wspan_n[head] = 0;
+	}
 	memcpy(used + 4 + 8 * (vq->used_idx & (vq->size - 1)), elem, sizeof(elem));
 	vq->used_idx++;
 	store16((uint16_t *)(used + 2), vq->used_idx);

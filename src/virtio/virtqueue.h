@@ -44,6 +44,12 @@ struct vq_elem {
 	struct iovec iov[VQ_MAX_IOV];
 };
 
+/* A device-writable buffer of a chain in flight, as guest-physical range. */
+struct vq_span {
+	uint64_t gpa;
+	uint64_t len;
+};
+
 struct virtqueue {
 	struct guest_mem *gm;
 	uint16_t max_size;
@@ -61,13 +67,26 @@ struct virtqueue {
 	/* Called once when the queue breaks: the device sets DEVICE_NEEDS_RESET. */
 	void (*on_broken)(void *opaque);
 	void *opaque;
+	/*
+	 * Optional (set before vq_enable): told, in vq_push(), every
+	 * device-writable range of the chain being returned, before the used
+	 * index is published. The software CPU's decoded-code cache hears of
+	 * DMA this way (machine_dma_written). Kept across vq_reset().
+	 */
+	void (*on_written)(void *opaque, uint64_t gpa, uint64_t len);
+	void *written_opaque;
+	struct vq_span *wspans;  /* max_size * VQ_MAX_IOV, by head; with on_written */
+	uint16_t *wspan_n;       /* writable ranges recorded for each head */
 };
 
 void vq_init(struct virtqueue *vq, struct guest_mem *gm, uint16_t max_size, const char *name);
-/* Validate the ring layout and start the queue. -EINVAL (queue broken) on a bad layout. */
+/* Validate the ring layout and start the queue. -EINVAL (queue broken) on a bad layout,
+ * -ENOMEM (queue broken) when on_written is set and its records cannot be allocated. */
 int vq_enable(struct virtqueue *vq, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
 	      bool indirect_ok, bool event_idx);
 void vq_reset(struct virtqueue *vq);
+/* Frees what vq_enable allocated for on_written; idempotent. */
+void vq_fini(struct virtqueue *vq);
 /* 1: an element was taken; 0: the ring is empty; -EIO: the queue is broken. */
 int vq_pop(struct virtqueue *vq, struct vq_elem *elem);
 /* Return an element to the driver with `len` bytes written. */

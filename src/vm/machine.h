@@ -46,7 +46,24 @@ struct machine {
 
 	/* Called when the stop reason is set, to wake every vCPU. */
 	void (*on_stop)(struct machine *m);
+
+	/*
+	 * Set by an engine that caches decoded guest code (emu) in its vm_init,
+	 * cleared in vm_fini: guest RAM [gpa, gpa+len) was written by a device
+	 * (DMA), so code decoded from it is stale. Any thread; NULL for KVM.
+	 */
+	void (*dma_written)(struct machine *m, uint64_t gpa, uint64_t len);
 };
+
+/* Devices (through the virtqueue) report their writes into guest RAM. */
+static inline void machine_dma_written(struct machine *m, uint64_t gpa, uint64_t len)
+{
+	void (*fn)(struct machine *, uint64_t, uint64_t) =
+	    __atomic_load_n(&m->dma_written, __ATOMIC_ACQUIRE);
+
+	if (fn && len)
+		fn(m, gpa, len);
+}
 
 /*
  * Request a stop. The first request wins; later ones are ignored. Returns

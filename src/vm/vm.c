@@ -133,6 +133,13 @@ static void vm_engine_fini(struct vm *vm)
 {
 	struct machine *m = &vm->m;
 
+	/*
+	 * Virtio devices to their reset state first: a reset waits for the
+	 * requests in flight, so no backend thread is left to report a DMA
+	 * write (machine_dma_written) or raise an MSI into an engine being freed.
+	 */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_set_status(vm->vdev[i], 0);
 	pthread_mutex_lock(&vm->lock);
 	for (unsigned i = 0; i < m->nr_cpus; i++) {
 		if (vm->vcpus[i].accel && m->accel->vcpu_fini)
@@ -518,9 +525,7 @@ static int vm_reboot(struct vm *vm)
 	 * Devices persist across a reset (CMOS keeps its bytes); the UART and
 	 * the virtio devices return to their power-on state.
 	 */
-	uart8250_reset(vm->uart);
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		virtio_set_status(vm->vdev[i], 0);
+	uart8250_reset(vm->uart); /* the virtio devices were reset by vm_engine_fini() */
 	rc = vm_engine_init(vm, vm->err, sizeof(vm->err));
 	if (!rc)
 		rc = vm_build_acpi(vm, vm->err, sizeof(vm->err));
