@@ -19,8 +19,9 @@ Starts its own petreld (temporary state directory and socket), then:
    RAM touched (shared library pages are split among the processes mapping
    them, so it falls with N); also the private part alone (USS - guest RAM),
    what one more VM adds. Also the CPU time the idle VMs use and petreld's own PSS.
-3. How many such VMs this host holds: MemAvailable over the per-VM PSS (and
-   over the idle CPU use when it is not zero). An estimate, not a run to
+3. How many such VMs this host holds: MemAvailable over the per-VM PSS, the
+   kernel's task limits (pid_max, threads-max, RLIMIT_NPROC) over the threads
+   per VM, and the idle CPU use when it is not zero. An estimate, not a run to
    exhaustion on a shared machine.
 
 Targets (issue 6): >= 5 VMs per host core per second, < 3 MiB overhead per
@@ -32,6 +33,7 @@ not failures), 77 when petreld is missing, 1 on errors.
 import http.client
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -288,6 +290,22 @@ def main():
         if idle_cpu > 0.01 * len(pids):
             by_cpu = int(cores * 100 / (idle_cpu / len(pids)))
             line += ", ~%d by idle CPU use" % by_cpu
+        # Each VM is a process with a few threads: the kernel's task limits bound it too.
+        nthr = threads(pids[0])
+        limits = []
+        for what, path in (("pid_max", "/proc/sys/kernel/pid_max"),
+                           ("threads-max", "/proc/sys/kernel/threads-max")):
+            try:
+                with open(path) as f:
+                    limits.append((int(int(f.read()) / nthr), what))
+            except (OSError, ValueError):
+                pass
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append((int(soft / nthr), "RLIMIT_NPROC"))
+        if limits:
+            by_tasks, what = min(limits)
+            line += ", ~%d by tasks (%s / %d threads per VM)" % (by_tasks, what, nthr)
         print(line + "; an estimate from %d running VMs" % len(pids))
         print("peer: no Firecracker on this machine, so no side-by-side figure "
               "(its published target is the issue's: 5 VMs/core/s, < 3 MiB overhead)")
