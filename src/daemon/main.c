@@ -194,6 +194,19 @@ int main(int argc, char **argv)
 	unlink(d->socket_path);
 	/* Watches end with the loop; entries and VM processes are left as they are. */
 	event_loop_destroy(d->loop);
+	while (d->vms) {
+		struct vm_entry *e = d->vms;
+
+		d->vms = e->next;
+		if (e->pidfd >= 0)
+			close(e->pidfd); /* the process keeps running */
+		free(e->spec);
+		free(e);
+	}
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	close(lockfd);
+	close(sfd);
 	curl_global_cleanup();
 	return 0;
 }

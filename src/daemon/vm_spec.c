@@ -79,7 +79,7 @@ static int parse_disks(const json_t *arr, struct vm_spec *s, bool check_files, c
 	json_array_foreach(arr, i, d)
 	{
 		struct vm_disk *dk = &s->disks[i];
-		char e[256], field[32];
+		char e[256], field[48];
 
 		if (!json_is_object(d))
 			FAIL("field `disks[%zu]` must be an object", i);
