@@ -54,8 +54,8 @@ struct vm {
 	uint64_t rsdp;
 	unsigned boots;		  /* 1 after the first boot, +1 per reset */
 	atomic_bool quit_pending; /* the user quit; survives a reboot in progress */
-	long storm_start;	  /* reset-loop detection: window start (s) ... */
-	unsigned storm_count;	  /* ... and resets in it */
+	long storm_start;	  /* reset-loop detection: this boot's start (ms) ... */
+	unsigned storm_count;	  /* ... and short boots in a row */
 	char err[256];		  /* why the last reset failed */
 };
 
