@@ -194,6 +194,8 @@ int main(int argc, char **argv)
 	unlink(d->socket_path);
 	/* Watches end with the loop; entries and VM processes are left as they are. */
 	event_loop_destroy(d->loop);
+	if (d->cgroup_root[0])
+		rmdir(d->cgroup_root); /* only when no VM is left in it */
 	while (d->vms) {
 		struct vm_entry *e = d->vms;
 
