@@ -78,6 +78,7 @@ static void kvm_vm_fini(struct accel_vm *vm)
 	if (!vm)
 		return;
 	free(vm->cpuid);
+	pthread_mutex_destroy(&vm->route_lock);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -98,6 +99,7 @@ static int kvm_vm_init(struct machine *m, struct accel_vm **out)
 		return -ENOMEM;
 	vm->m = m;
 	vm->vm_fd = -1;
+	pthread_mutex_init(&vm->route_lock, NULL);
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		rc = -errno;
@@ -431,6 +433,121 @@ int kvm_irqfd_del(struct accel_vm *vm, unsigned gsi, int fd)
 	struct kvm_irqfd irqfd = {.fd = fd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
 
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+unsigned kvm_routing_build(const struct kvm_msi_route *msi, unsigned n,
+			   struct kvm_irq_routing_entry *out)
+{
+	unsigned k = 0;
+
+	/* KVM's own default (kvm_setup_default_irq_routing), which a table replaces. */
+	for (unsigned gsi = 0; gsi < IRQ_NR_GSI; gsi++) {
+		if (gsi < 16) {
+			out[k++] = (struct kvm_irq_routing_entry){
+			    .gsi = gsi,
+			    .type = KVM_IRQ_ROUTING_IRQCHIP,
+			    .u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+							     : KVM_IRQCHIP_PIC_SLAVE,
+					  .pin = gsi % 8},
+			};
+		}
+		out[k++] = (struct kvm_irq_routing_entry){
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi},
+		};
+	}
+	for (unsigned i = 0; i < n && i < KVM_MSI_ROUTES; i++) {
+		if (!msi[i].used)
+			continue;
+		out[k++] = (struct kvm_irq_routing_entry){
+		    .gsi = KVM_MSI_GSI_BASE + i,
+		    .type = KVM_IRQ_ROUTING_MSI,
+		    .u.msi = {.address_lo = (uint32_t)msi[i].addr,
+			      .address_hi = (uint32_t)(msi[i].addr >> 32),
+			      .data = msi[i].data},
+		};
+	}
+	return k;
+}
+
+/* Hand KVM the whole table. route_lock held. */
+static int routing_commit_locked(struct accel_vm *vm)
+{
+	struct kvm_irq_routing *r =
+	    calloc(1, sizeof(*r) + KVM_ROUTING_MAX * sizeof(struct kvm_irq_routing_entry));
+	int rc = 0;
+
+	if (!r)
+		return -ENOMEM;
+	r->nr = kvm_routing_build(vm->msi, KVM_MSI_ROUTES, r->entries);
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
+		rc = -errno;
+	free(r);
+	return rc;
+}
+
+int kvm_msi_route_add(struct accel_vm *vm, uint64_t addr, uint32_t data, int fd)
+{
+	struct kvm_irqfd irqfd = {.fd = fd};
+	unsigned i;
+	int rc;
+
+	pthread_mutex_lock(&vm->route_lock);
+	for (i = 0; i < KVM_MSI_ROUTES && vm->msi[i].used; i++)
+		;
+	if (i == KVM_MSI_ROUTES) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	vm->msi[i] = (struct kvm_msi_route){.used = true, .addr = addr, .data = data};
+	rc = routing_commit_locked(vm);
+	if (rc == 0) {
+		irqfd.gsi = KVM_MSI_GSI_BASE + i;
+		rc = ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : (int)irqfd.gsi;
+	}
+	if (rc < 0) {
+		vm->msi[i].used = false;
+		routing_commit_locked(vm);
+	}
+out:
+	pthread_mutex_unlock(&vm->route_lock);
+	return rc;
+}
+
+int kvm_msi_route_set(struct accel_vm *vm, int gsi, uint64_t addr, uint32_t data)
+{
+	unsigned i = (unsigned)gsi - KVM_MSI_GSI_BASE;
+	int rc;
+
+	if (gsi < KVM_MSI_GSI_BASE || i >= KVM_MSI_ROUTES)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->route_lock);
+	if (!vm->msi[i].used) {
+		rc = -ENOENT;
+	} else {
+		vm->msi[i].addr = addr;
+		vm->msi[i].data = data;
+		rc = routing_commit_locked(vm);
+	}
+	pthread_mutex_unlock(&vm->route_lock);
+	return rc;
+}
+
+void kvm_msi_route_del(struct accel_vm *vm, int gsi, int fd)
+{
+	struct kvm_irqfd irqfd = {.fd = fd, .gsi = (uint32_t)gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+	unsigned i = (unsigned)gsi - KVM_MSI_GSI_BASE;
+
+	if (gsi < KVM_MSI_GSI_BASE || i >= KVM_MSI_ROUTES)
+		return;
+	pthread_mutex_lock(&vm->route_lock);
+	if (vm->msi[i].used) {
+		ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
+		vm->msi[i].used = false;
+		routing_commit_locked(vm);
+	}
+	pthread_mutex_unlock(&vm->route_lock);
 }
 
 const struct accel_ops accel_kvm_ops = {

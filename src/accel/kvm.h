@@ -42,6 +42,16 @@ int kvm_ioeventfd_del(struct accel_vm *vm, bool mmio, uint64_t addr, unsigned le
 int kvm_irqfd_add(struct accel_vm *vm, unsigned gsi, int fd, int resamplefd);
 int kvm_irqfd_del(struct accel_vm *vm, unsigned gsi, int fd);
 
+/*
+ * MSI through an irqfd: a GSI routed (KVM_SET_GSI_ROUTING) to the message
+ * (addr, data), with fd bound to it, so signalling fd injects the MSI with no
+ * ioctl. Returns the GSI or -errno; set changes the message; del unbinds fd
+ * and frees the GSI.
+ */
+int kvm_msi_route_add(struct accel_vm *vm, uint64_t addr, uint32_t data, int fd);
+int kvm_msi_route_set(struct accel_vm *vm, int gsi, uint64_t addr, uint32_t data);
+void kvm_msi_route_del(struct accel_vm *vm, int gsi, int fd);
+
 /* The irq_chip_ops (bus/irq.h) over KVM_IRQ_LINE / KVM_SIGNAL_MSI; opaque is the accel_vm. */
 extern const struct irq_chip_ops kvm_irq_chip_ops;
 

@@ -52,6 +52,9 @@ static void msix_fire_locked(struct vpci_regs *r, uint16_t v)
 		r->msix_pending |= 1ull << v;
 		return;
 	}
+	if (r->msi_fast && r->msi_fast(r->msi_fast_opaque, v,
+				       ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data) == 0)
+		return;
 	irq_send_msi(r->irq, ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data);
 }
 

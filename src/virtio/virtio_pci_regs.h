@@ -49,6 +49,14 @@ struct vpci_regs {
 	uint16_t queue_select;
 	uint8_t isr;                /* bit 0: queue interrupt, bit 1: config change */
 
+	/*
+	 * Optional engine fast path for MSI-X (KVM irqfd): returns 0 when it
+	 * delivered vector's message, else the plain irq_send_msi() is used.
+	 * Called with lock held; set and cleared under lock.
+	 */
+	int (*msi_fast)(void *opaque, uint16_t vector, uint64_t addr, uint32_t data);
+	void *msi_fast_opaque;
+
 	bool msix_enabled, msix_masked; /* from the MSI-X capability's control word */
 	struct vpci_msix_entry msix[VPCI_MSIX_VECTORS];
 	uint64_t msix_pending;
