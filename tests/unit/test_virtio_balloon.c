@@ -13,101 +13,35 @@
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "virtio/balloon.h"
+#include "virtio_test_driver.h"
 #include "vm/machine.h"
 
-#define QSZ 16
-#define BUF 0x20000
+#define QSZ VTD_QSZ
+#define BUF VTD_BUF
 #define RAM (1u << 20)
-
-struct ring {
-	uint64_t desc, avail, used;
-	uint16_t avail_idx, next_desc, seen_used;
-};
-
-static void ring_init(struct ring *g, int i)
-{
-	memset(g, 0, sizeof(*g));
-	g->desc = 0x1000 + 0x3000ull * i;
-	g->avail = 0x2000 + 0x3000ull * i;
-	g->used = 0x3000 + 0x3000ull * i;
-}
 
 struct rig {
 	struct machine m;
 	struct virtio_balloon *b;
 	struct virtio_dev *d;
-	struct ring q[4];
-	uint64_t buf_next;
-	int queue_irqs[4], config_irqs;
+	struct vtd t;  /* the fake driver and transport */
 };
-
-static void t_queue_irq(struct virtio_dev *d, unsigned q)
-{
-	((struct rig *)d->transport_priv)->queue_irqs[q]++;
-}
-
-static void t_config_irq(struct virtio_dev *d)
-{
-	((struct rig *)d->transport_priv)->config_irqs++;
-}
-
-static const struct virtio_transport_ops fake_transport = { t_queue_irq, t_config_irq };
-
-struct d {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
-static void post(struct rig *r, unsigned q, const struct d *ds, unsigned n, bool kick)
-{
-	struct ring *g = &r->q[q];
-	uint16_t head = g->next_desc;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t raw[16];
-		uint16_t idx = (uint16_t)((head + i) % QSZ);
-		uint16_t next = (uint16_t)((head + i + 1) % QSZ);
-		uint16_t flags = (uint16_t)((i + 1 < n ? 1 : 0) | (ds[i].write ? 2 : 0));
-		memcpy(raw, &ds[i].addr, 8);
-		memcpy(raw + 8, &ds[i].len, 4);
-		memcpy(raw + 12, &flags, 2);
-		memcpy(raw + 14, &next, 2);
-		assert_int_equal(gmem_write(&r->m.mem, g->desc + 16ull * idx, raw, 16), 0);
-	}
-	g->next_desc = (uint16_t)((head + n) % QSZ);
-	assert_int_equal(gmem_write(&r->m.mem, g->avail + 4 + 2 * (g->avail_idx % QSZ), &head, 2), 0);
-	g->avail_idx++;
-	assert_int_equal(gmem_write(&r->m.mem, g->avail + 2, &g->avail_idx, 2), 0);
-	if (kick)
-		virtio_queue_notify(r->d, q);
-}
 
 /* Next used element of queue q: returns its length, -1 when none. */
+/* The shared fake driver (virtio_test_driver.c), under the names these tests use. */
+static void post(struct rig *r, unsigned q, const struct vtd_desc *ds, unsigned n, bool kick)
+{
+	vtd_post(&r->t, q, ds, n, kick);
+}
+
 static int64_t used(struct rig *r, unsigned q, uint16_t *id)
 {
-	struct ring *g = &r->q[q];
-	uint16_t idx;
-	uint32_t e[2];
-
-	assert_int_equal(gmem_read(&r->m.mem, g->used + 2, &idx, 2), 0);
-	if (idx == g->seen_used)
-		return -1;
-	assert_int_equal(gmem_read(&r->m.mem, g->used + 4 + 8 * (g->seen_used % QSZ), e, 8), 0);
-	g->seen_used++;
-	if (id)
-		*id = (uint16_t)e[0];
-	return e[1];
+	return vtd_used(&r->t, q, id);
 }
 
 static uint64_t put(struct rig *r, const void *data, size_t len)
 {
-	uint64_t a = r->buf_next;
-
-	if (data)
-		assert_int_equal(gmem_write(&r->m.mem, a, data, len), 0);
-	r->buf_next += (len + 15) & ~15ull;
-	return a;
+	return vtd_put(&r->t, data, len);
 }
 
 static int setup(void **state)
@@ -119,11 +53,7 @@ static int setup(void **state)
 	assert_int_equal(gmem_init_x86(&r->m.mem, RAM, 0xc0000000), 0);
 	assert_int_equal(virtio_balloon_create(&r->m, &r->b), 0);
 	r->d = virtio_balloon_dev(r->b);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
-	for (int i = 0; i < 4; i++)
-		ring_init(&r->q[i], i);
-	r->buf_next = BUF;
+	vtd_init(&r->t, &r->m, r->d, 4);
 	*state = r;
 	return 0;
 }
@@ -140,17 +70,7 @@ static int teardown(void **state)
 
 static void bring_up(struct rig *r, uint64_t extra, unsigned nq)
 {
-	virtio_set_status(r->d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	assert_int_equal(virtio_set_driver_features(r->d, (1ull << VIRTIO_F_VERSION_1) | extra), 0);
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_FEATURES_OK);
-	assert_true(r->d->status & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned i = 0; i < nq; i++) {
-		struct virtio_queue_cfg c = { .size = QSZ, .enabled = true, .desc = r->q[i].desc,
-					      .avail = r->q[i].avail, .used = r->q[i].used };
-		assert_int_equal(virtio_queue_set(r->d, i, &c), 0);
-	}
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_DRIVER_OK);
-	assert_true(virtio_dev_live(r->d));
+	vtd_bring_up(&r->t, (1ull << VIRTIO_F_VERSION_1) | extra, nq);
 }
 
 static blkcnt_t ram_blocks(struct rig *r)
@@ -190,7 +110,7 @@ static void test_config_target_actual(void **state)
 	bring_up(r, 0, 2);
 	uint8_t gen = r->d->config_generation;
 	virtio_balloon_set_target(r->b, 100);
-	assert_int_equal(r->config_irqs, 1);
+	assert_int_equal(r->t.config_irqs, 1);
 	assert_int_not_equal(r->d->config_generation, gen);
 	virtio_config_read(r->d, 0, &v, 4);
 	assert_int_equal(v, 100);
@@ -223,13 +143,13 @@ static void test_inflate_returns_memory(void **state)
 	for (int i = 0; i < 8; i++)
 		pfns[i] = 0x40 + (uint32_t)i;
 	pfns[8] = 0x60;
-	struct d ds[2] = { { put(r, pfns, 20), 20, false }, { put(r, pfns + 5, 16), 16, false } };
+	struct vtd_desc ds[2] = { { put(r, pfns, 20), 20, false }, { put(r, pfns + 5, 16), 16, false } };
 	/* Ring pages are touched by post(): make them resident before measuring. */
 	fill(r, 0x1000, 0xc000, 0);
 	blkcnt_t before = ram_blocks(r);
 	post(r, 0, ds, 2, true);
 	assert_int_equal(used(r, 0, NULL), 0);
-	assert_int_equal(r->queue_irqs[0], 1);
+	assert_int_equal(r->t.queue_irqs[0], 1);
 	/* Measured first: reading a hole of a shared memfd mapping allocates a page again. */
 	assert_true(ram_blocks(r) <= before - 9 * 8);   /* 9 pages of 8 sectors gone */
 	assert_true(all_zero(r, 0x40000, 8 * 4096));
@@ -241,7 +161,7 @@ static void test_inflate_returns_memory(void **state)
 	/* Deflate only takes note: nothing is discarded. */
 	fill(r, 0x70000, 4096, 0xcc);
 	uint32_t back = 0x70;
-	struct d dd[1] = { { put(r, &back, 4), 4, false } };
+	struct vtd_desc dd[1] = { { put(r, &back, 4), 4, false } };
 	post(r, 1, dd, 1, true);
 	assert_int_equal(used(r, 1, NULL), 0);
 	assert_false(all_zero(r, 0x70000, 4096));
@@ -257,7 +177,7 @@ static void test_pfn_outside_ram_refused(void **state)
 
 	bring_up(r, 0, 2);
 	fill(r, 0x50000, 4096, 0x11);
-	struct d ds[1] = { { put(r, pfns, 16), 16, false } };
+	struct vtd_desc ds[1] = { { put(r, pfns, 16), 16, false } };
 	post(r, 0, ds, 1, true);
 	assert_int_equal(used(r, 0, NULL), 0);
 	virtio_balloon_get_info(r->b, &info);
@@ -273,17 +193,16 @@ static void test_malformed_pfn_lists(void **state)
 	uint32_t pfn[2] = { 0x50, 0x51 };
 
 	bring_up(r, 0, 2);
-	struct d odd[1] = { { put(r, pfn, 6), 6, false } };
+	struct vtd_desc odd[1] = { { put(r, pfn, 6), 6, false } };
 	post(r, 0, odd, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(r->config_irqs, 1);
+	assert_int_equal(r->t.config_irqs, 1);
 
 	virtio_set_status(r->d, 0);
 	memset(r->m.mem.regions[0].host + 0x1000, 0, 0xc000);
-	for (int i = 0; i < 4; i++)
-		ring_init(&r->q[i], i);
+	vtd_rings_reset(&r->t);
 	bring_up(r, 0, 2);
-	struct d wr[1] = { { put(r, pfn, 4), 4, true } };
+	struct vtd_desc wr[1] = { { put(r, pfn, 4), 4, true } };
 	post(r, 1, wr, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
@@ -307,7 +226,7 @@ static void test_stats_queue(void **state)
 	struct event_loop *l;
 
 	bring_up(r, 1ull << VIRTIO_BALLOON_F_STATS_VQ, 3);
-	struct d ds[1] = { { put_stats(r, 1234, 5678), 30, false } };
+	struct vtd_desc ds[1] = { { put_stats(r, 1234, 5678), 30, false } };
 	post(r, 2, ds, 1, true);
 	/* Held, not returned, until we want fresh numbers. */
 	assert_int_equal(used(r, 2, NULL), -1);
@@ -318,7 +237,7 @@ static void test_stats_queue(void **state)
 	assert_int_equal(st.valid, (1u << VIRTIO_BALLOON_S_MEMFREE) | (1u << VIRTIO_BALLOON_S_MEMTOT));
 	virtio_balloon_request_stats(r->b);
 	assert_int_equal(used(r, 2, NULL), 0);
-	assert_int_equal(r->queue_irqs[2], 1);
+	assert_int_equal(r->t.queue_irqs[2], 1);
 	virtio_balloon_request_stats(r->b); /* nothing held: no-op */
 	assert_int_equal(used(r, 2, NULL), -1);
 
@@ -354,7 +273,7 @@ static void test_free_page_reporting(void **state)
 
 	bring_up(r, (1ull << VIRTIO_BALLOON_F_STATS_VQ) | (1ull << VIRTIO_BALLOON_F_REPORTING), 4);
 	fill(r, 0x80000, 3 * 4096, 0xdd);
-	struct d ds[2] = { { 0x80000, 8192, true }, { 0x82000, 100, true } /* not whole pages */ };
+	struct vtd_desc ds[2] = { { 0x80000, 8192, true }, { 0x82000, 100, true } /* not whole pages */ };
 	post(r, 3, ds, 2, true);
 	assert_int_equal(used(r, 3, NULL), 0);
 	assert_true(all_zero(r, 0x80000, 8192));
@@ -370,14 +289,14 @@ static void test_reporting_without_stats_is_queue_two(void **state)
 
 	bring_up(r, 1ull << VIRTIO_BALLOON_F_REPORTING, 3);
 	fill(r, 0x90000, 4096, 0xee);
-	struct d ds[1] = { { 0x90000, 4096, true } };
+	struct vtd_desc ds[1] = { { 0x90000, 4096, true } };
 	post(r, 2, ds, 1, true);
 	assert_int_equal(used(r, 2, NULL), 0);
 	assert_true(all_zero(r, 0x90000, 4096));
 	virtio_balloon_get_info(r->b, &info);
 	assert_int_equal(info.reported_bytes, 4096);
 	/* A readable report buffer is malformed. */
-	struct d bad[1] = { { 0x90000, 4096, false } };
+	struct vtd_desc bad[1] = { { 0x90000, 4096, false } };
 	post(r, 2, bad, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 }

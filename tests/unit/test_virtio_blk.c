@@ -12,9 +12,10 @@
 #include "backend/disk.h"
 #include "util/log.h"
 #include "virtio/blk.h"
+#include "virtio_test_driver.h"
 #include "vm/machine.h"
 
-#define QSZ 16
+#define QSZ VTD_QSZ
 #define DESC 0x1000
 #define AVAIL 0x2000
 #define USED 0x3000
@@ -88,21 +89,8 @@ struct rig {
 	struct fake_disk *disk;
 	struct virtio_blk *blk;
 	struct virtio_dev *d;
-	uint16_t avail_idx;
-	int queue_irqs, config_irqs;
+	struct vtd t;  /* the fake driver and transport; queue 0 at DESC/AVAIL/USED */
 };
-
-static void t_queue_irq(struct virtio_dev *d, unsigned q)
-{
-	((struct rig *)d->transport_priv)->queue_irqs++;
-}
-
-static void t_config_irq(struct virtio_dev *d)
-{
-	((struct rig *)d->transport_priv)->config_irqs++;
-}
-
-static const struct virtio_transport_ops fake_transport = { t_queue_irq, t_config_irq };
 
 static void rig_make(struct rig *r, bool readonly)
 {
@@ -111,8 +99,7 @@ static void rig_make(struct rig *r, bool readonly)
 	r->disk->pub = (struct disk){ .ops = &fake_ops, .size = DISK_BYTES, .discard_ok = true };
 	assert_int_equal(virtio_blk_create_disk(&r->m, &r->disk->pub, readonly, "petrel-test", &r->blk), 0);
 	r->d = virtio_blk_dev(r->blk);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
+	vtd_init(&r->t, &r->m, r->d, 1);
 }
 
 static int setup(void **state)
@@ -139,16 +126,7 @@ static int teardown(void **state)
 
 static void bring_up_features(struct rig *r, uint64_t features)
 {
-	struct virtio_queue_cfg c = { .size = QSZ, .enabled = true, .desc = DESC,
-				      .avail = AVAIL, .used = USED };
-
-	virtio_set_status(r->d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	assert_int_equal(virtio_set_driver_features(r->d, features), 0);
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_FEATURES_OK);
-	assert_true(r->d->status & VIRTIO_STATUS_FEATURES_OK);
-	assert_int_equal(virtio_queue_set(r->d, 0, &c), 0);
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_DRIVER_OK);
-	assert_true(virtio_dev_live(r->d));
+	vtd_bring_up(&r->t, features, 1);
 }
 
 static void bring_up(struct rig *r)
@@ -156,40 +134,23 @@ static void bring_up(struct rig *r)
 	bring_up_features(r, virtio_device_features(r->d) & ~(1ull << VIRTIO_F_EVENT_IDX));
 }
 
-struct d {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
 /* Post one chain and kick; returns the used length, or -1 when nothing was used. */
-static int64_t post(struct rig *r, const struct d *ds, unsigned n)
+/* Post one chain and kick; returns the used length, or -1 when nothing was used (yet). */
+static int64_t post(struct rig *r, const struct vtd_desc *ds, unsigned n)
 {
-	uint16_t head = 0, used_idx, before;
-	uint32_t used[2];
+	uint16_t before, head, id;
+	int64_t len;
 
+	/* Elements an asynchronous backend completed meanwhile were consumed by the caller. */
 	assert_int_equal(gmem_read(&r->m.mem, USED + 2, &before, 2), 0);
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t raw[16];
-		uint16_t flags = (uint16_t)((i + 1 < n ? 1 : 0) | (ds[i].write ? 2 : 0));
-		uint16_t next = (uint16_t)(i + 1);
-		memcpy(raw, &ds[i].addr, 8);
-		memcpy(raw + 8, &ds[i].len, 4);
-		memcpy(raw + 12, &flags, 2);
-		memcpy(raw + 14, &next, 2);
-		assert_int_equal(gmem_write(&r->m.mem, DESC + 16ull * i, raw, 16), 0);
-	}
-	assert_int_equal(gmem_write(&r->m.mem, AVAIL + 4 + 2 * (r->avail_idx % QSZ), &head, 2), 0);
-	r->avail_idx++;
-	assert_int_equal(gmem_write(&r->m.mem, AVAIL + 2, &r->avail_idx, 2), 0);
-	virtio_queue_notify(r->d, 0);
-	assert_int_equal(gmem_read(&r->m.mem, USED + 2, &used_idx, 2), 0);
-	if (used_idx == before)
+	r->t.q[0].seen_used = before;
+	head = vtd_post(&r->t, 0, ds, n, true);
+	len = vtd_used(&r->t, 0, &id);
+	if (len < 0)
 		return -1;
-	assert_int_equal((uint16_t)(used_idx - before), 1);
-	assert_int_equal(gmem_read(&r->m.mem, USED + 4 + 8 * (before % QSZ), used, 8), 0);
-	assert_int_equal(used[0], head);
-	return used[1];
+	assert_int_equal(id, head);
+	assert_int_equal(vtd_used(&r->t, 0, NULL), -1); /* exactly one element */
+	return len;
 }
 
 static void put_hdr(struct rig *r, uint32_t type, uint64_t sector)
@@ -212,14 +173,14 @@ static uint8_t status(struct rig *r)
 /* A simple request: header, optional data in `dir`, status. */
 static int64_t req(struct rig *r, uint32_t type, uint64_t sector, uint32_t len, bool write)
 {
-	struct d ds[3] = { { HDR, 16, false } };
+	struct vtd_desc ds[3] = { { HDR, 16, false } };
 	unsigned n = 1;
 
 	put_hdr(r, type, sector);
 	assert_int_equal(gmem_write(&r->m.mem, STATUS, &(uint8_t){ 0xee }, 1), 0);
 	if (len)
-		ds[n++] = (struct d){ DATA, len, write };
-	ds[n++] = (struct d){ STATUS, 1, true };
+		ds[n++] = (struct vtd_desc){ DATA, len, write };
+	ds[n++] = (struct vtd_desc){ STATUS, 1, true };
 	return post(r, ds, n);
 }
 
@@ -268,10 +229,10 @@ static void test_write_then_read(void **state)
 	assert_int_equal(status(r), VIRTIO_BLK_S_OK);
 	assert_int_equal(gmem_read(&r->m.mem, DATA, back, sizeof(back)), 0);
 	assert_memory_equal(back, buf, 1024);
-	assert_true(r->queue_irqs >= 2);
+	assert_true(r->t.queue_irqs[0] >= 2);
 
 	/* Data split across descriptors, and the last sector of the disk. */
-	struct d ds[4] = { { HDR, 16, false }, { DATA, 512, true }, { DATA + 4096, 512, true },
+	struct vtd_desc ds[4] = { { HDR, 16, false }, { DATA, 512, true }, { DATA + 4096, 512, true },
 			   { STATUS, 1, true } };
 	memset(r->disk->data + DISK_BYTES - 1024, 0x77, 1024);
 	put_hdr(r, VIRTIO_BLK_T_IN, DISK_BYTES / 512 - 2);
@@ -389,7 +350,7 @@ static void test_bad_requests_get_status(void **state)
 	assert_int_equal(r->disk->writes, 0);
 	/* None of this broke the device. */
 	assert_true(virtio_dev_live(r->d));
-	assert_int_equal(r->config_irqs, 0);
+	assert_int_equal(r->t.config_irqs, 0);
 }
 
 static void test_features_not_negotiated(void **state)
@@ -409,8 +370,8 @@ static void test_malformed_chains_break_device(void **state)
 {
 	struct rig *r = *state;
 	struct rig other = { 0 };
-	struct d short_hdr[2] = { { HDR, 8, false }, { STATUS, 1, true } };
-	struct d no_status[2] = { { HDR, 16, false }, { DATA, 512, false } };
+	struct vtd_desc short_hdr[2] = { { HDR, 8, false }, { STATUS, 1, true } };
+	struct vtd_desc no_status[2] = { { HDR, 16, false }, { DATA, 512, false } };
 
 	other.m.mem = r->m.mem;
 	rig_make(&other, false);
@@ -421,12 +382,12 @@ static void test_malformed_chains_break_device(void **state)
 	assert_int_equal(post(r, short_hdr, 2), -1);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_false(virtio_dev_live(r->d));
-	assert_int_equal(r->config_irqs, 1);
+	assert_int_equal(r->t.config_irqs, 1);
 
 	/* The other device (same guest memory, its own rings there too) still serves. */
-	r->avail_idx = 0;
+	vtd_rings_reset(&r->t);
 	memset(r->m.mem.regions[0].host + AVAIL, 0, 0x3000);
-	other.avail_idx = 0;
+	vtd_rings_reset(&other.t);
 	assert_int_equal(req(&other, VIRTIO_BLK_T_FLUSH, 0, 0, false), 1);
 	assert_int_equal(status(&other), VIRTIO_BLK_S_OK);
 	virtio_blk_destroy(other.blk);
@@ -434,13 +395,13 @@ static void test_malformed_chains_break_device(void **state)
 	/* After a reset the first device serves again, then breaks on a chain with no status. */
 	virtio_set_status(r->d, 0);
 	memset(r->m.mem.regions[0].host + AVAIL, 0, 0x3000);
-	r->avail_idx = 0;
+	vtd_rings_reset(&r->t);
 	bring_up(r);
 	assert_int_equal(req(r, VIRTIO_BLK_T_FLUSH, 0, 0, false), 1);
 	assert_int_equal(status(r), VIRTIO_BLK_S_OK);
 	assert_int_equal(post(r, no_status, 2), -1);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(r->config_irqs, 2);
+	assert_int_equal(r->t.config_irqs, 2);
 }
 
 static void test_readonly(void **state)
@@ -482,8 +443,7 @@ static void test_raw_image_end_to_end(void **state)
 	virtio_blk_destroy(r->blk);
 	assert_int_equal(virtio_blk_create(&r->m, path, false, &r->blk, err, sizeof(err)), 0);
 	r->d = virtio_blk_dev(r->blk);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
+	vtd_init(&r->t, &r->m, r->d, 1);
 	assert_int_equal(virtio_blk_create(&r->m, path, false, &second, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "in use by another VM"));
 	assert_int_equal(virtio_blk_create(&r->m, path, true, &second, err, sizeof(err)), -EBUSY);
@@ -492,7 +452,7 @@ static void test_raw_image_end_to_end(void **state)
 	memset(buf, 0x3c, sizeof(buf));
 	assert_int_equal(gmem_write(&r->m.mem, DATA, buf, sizeof(buf)), 0);
 	put_hdr(r, VIRTIO_BLK_T_OUT, 7);
-	struct d ds[3] = { { HDR, 16, false }, { DATA, 512, false }, { STATUS, 1, true } };
+	struct vtd_desc ds[3] = { { HDR, 16, false }, { DATA, 512, false }, { STATUS, 1, true } };
 	post(r, ds, 3); /* completes on an I/O thread: poll the used index */
 	want = 1;
 	for (int i = 0; i < 2000; i++) {
@@ -506,7 +466,7 @@ static void test_raw_image_end_to_end(void **state)
 	assert_int_equal(pread(fd, back, 512, 7 * 512), 512);
 	assert_memory_equal(back, buf, 512);
 	put_hdr(r, VIRTIO_BLK_T_FLUSH, 0);
-	struct d fl[2] = { { HDR, 16, false }, { STATUS, 1, true } };
+	struct vtd_desc fl[2] = { { HDR, 16, false }, { STATUS, 1, true } };
 	post(r, fl, 2);
 	for (int i = 0; i < 2000; i++) {
 		assert_int_equal(gmem_read(&r->m.mem, USED + 2, &used_idx, 2), 0);
@@ -532,11 +492,10 @@ static void test_reset_with_requests_in_flight(void **state)
 	virtio_blk_destroy(r->blk);
 	assert_int_equal(virtio_blk_create(&r->m, path, false, &r->blk, err, sizeof(err)), 0);
 	r->d = virtio_blk_dev(r->blk);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
+	vtd_init(&r->t, &r->m, r->d, 1);
 	for (int round = 0; round < 20; round++) {
 		memset(r->m.mem.regions[0].host + DESC, 0, 0x3000);
-		r->avail_idx = 0;
+		vtd_rings_reset(&r->t);
 		bring_up(r);
 		/* Five 64 KiB reads, one chain each (3 descriptors), then an immediate reset. */
 		for (uint16_t i = 0; i < 5; i++) {
@@ -553,8 +512,8 @@ static void test_reset_with_requests_in_flight(void **state)
 			assert_int_equal(gmem_write(&r->m.mem, DESC + 16ull * head, ds, sizeof(ds)), 0);
 			assert_int_equal(gmem_write(&r->m.mem, AVAIL + 4 + 2ull * i, &head, 2), 0);
 		}
-		r->avail_idx = 5;
-		assert_int_equal(gmem_write(&r->m.mem, AVAIL + 2, &r->avail_idx, 2), 0);
+		r->t.q[0].avail_idx = 5;
+		assert_int_equal(gmem_write(&r->m.mem, AVAIL + 2, &r->t.q[0].avail_idx, 2), 0);
 		virtio_queue_notify(r->d, 0);
 		virtio_set_status(r->d, 0);
 		assert_int_equal(r->d->status, 0);

@@ -11,101 +11,35 @@
 #include "backend/chardev.h"
 #include "util/log.h"
 #include "virtio/console.h"
+#include "virtio_test_driver.h"
 #include "vm/machine.h"
 
-#define QSZ 16
-#define BUF 0x20000
-
-struct ring {
-	uint64_t desc, avail, used;
-	uint16_t avail_idx, next_desc, seen_used;
-};
-
-static void ring_init(struct ring *g, int i)
-{
-	memset(g, 0, sizeof(*g));
-	g->desc = 0x1000 + 0x3000ull * i;
-	g->avail = 0x2000 + 0x3000ull * i;
-	g->used = 0x3000 + 0x3000ull * i;
-}
+#define QSZ VTD_QSZ
+#define BUF VTD_BUF
 
 struct rig {
 	struct machine m;
 	struct chardev *cd;
 	struct virtio_console *con;
 	struct virtio_dev *d;
-	struct ring q[2];
-	uint64_t buf_next;
-	int queue_irqs[2], config_irqs;
+	struct vtd t;  /* the fake driver and transport */
 };
-
-static void t_queue_irq(struct virtio_dev *d, unsigned q)
-{
-	((struct rig *)d->transport_priv)->queue_irqs[q]++;
-}
-
-static void t_config_irq(struct virtio_dev *d)
-{
-	((struct rig *)d->transport_priv)->config_irqs++;
-}
-
-static const struct virtio_transport_ops fake_transport = { t_queue_irq, t_config_irq };
-
-struct d {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
-static void post(struct rig *r, unsigned q, const struct d *ds, unsigned n, bool kick)
-{
-	struct ring *g = &r->q[q];
-	uint16_t head = g->next_desc;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t raw[16];
-		uint16_t idx = (uint16_t)((head + i) % QSZ);
-		uint16_t next = (uint16_t)((head + i + 1) % QSZ);
-		uint16_t flags = (uint16_t)((i + 1 < n ? 1 : 0) | (ds[i].write ? 2 : 0));
-		memcpy(raw, &ds[i].addr, 8);
-		memcpy(raw + 8, &ds[i].len, 4);
-		memcpy(raw + 12, &flags, 2);
-		memcpy(raw + 14, &next, 2);
-		assert_int_equal(gmem_write(&r->m.mem, g->desc + 16ull * idx, raw, 16), 0);
-	}
-	g->next_desc = (uint16_t)((head + n) % QSZ);
-	assert_int_equal(gmem_write(&r->m.mem, g->avail + 4 + 2 * (g->avail_idx % QSZ), &head, 2), 0);
-	g->avail_idx++;
-	assert_int_equal(gmem_write(&r->m.mem, g->avail + 2, &g->avail_idx, 2), 0);
-	if (kick)
-		virtio_queue_notify(r->d, q);
-}
 
 /* Next used element of queue q: returns its length, -1 when none. */
+/* The shared fake driver (virtio_test_driver.c), under the names these tests use. */
+static void post(struct rig *r, unsigned q, const struct vtd_desc *ds, unsigned n, bool kick)
+{
+	vtd_post(&r->t, q, ds, n, kick);
+}
+
 static int64_t used(struct rig *r, unsigned q, uint16_t *id)
 {
-	struct ring *g = &r->q[q];
-	uint16_t idx;
-	uint32_t e[2];
-
-	assert_int_equal(gmem_read(&r->m.mem, g->used + 2, &idx, 2), 0);
-	if (idx == g->seen_used)
-		return -1;
-	assert_int_equal(gmem_read(&r->m.mem, g->used + 4 + 8 * (g->seen_used % QSZ), e, 8), 0);
-	g->seen_used++;
-	if (id)
-		*id = (uint16_t)e[0];
-	return e[1];
+	return vtd_used(&r->t, q, id);
 }
 
 static uint64_t put(struct rig *r, const void *data, size_t len)
 {
-	uint64_t a = r->buf_next;
-
-	if (data)
-		assert_int_equal(gmem_write(&r->m.mem, a, data, len), 0);
-	r->buf_next += (len + 15) & ~15ull;
-	return a;
+	return vtd_put(&r->t, data, len);
 }
 
 static int setup(void **state)
@@ -119,11 +53,7 @@ static int setup(void **state)
 	assert_non_null(r->cd);
 	assert_int_equal(virtio_console_create(&r->m, r->cd, &r->con), 0);
 	r->d = virtio_console_dev(r->con);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
-	for (int i = 0; i < 2; i++)
-		ring_init(&r->q[i], i);
-	r->buf_next = BUF;
+	vtd_init(&r->t, &r->m, r->d, 2);
 	*state = r;
 	return 0;
 }
@@ -141,16 +71,7 @@ static int teardown(void **state)
 
 static void bring_up(struct rig *r)
 {
-	virtio_set_status(r->d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	assert_int_equal(virtio_set_driver_features(r->d, 1ull << VIRTIO_F_VERSION_1), 0);
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned i = 0; i < 2; i++) {
-		struct virtio_queue_cfg c = { .size = QSZ, .enabled = true, .desc = r->q[i].desc,
-					      .avail = r->q[i].avail, .used = r->q[i].used };
-		assert_int_equal(virtio_queue_set(r->d, i, &c), 0);
-	}
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_DRIVER_OK);
-	assert_true(virtio_dev_live(r->d));
+	vtd_bring_up(&r->t, 1ull << VIRTIO_F_VERSION_1, 2);
 }
 
 static void test_config(void **state)
@@ -176,10 +97,10 @@ static void test_output(void **state)
 	const uint8_t *out;
 
 	bring_up(r);
-	struct d ds[2] = { { put(r, "hel", 3), 3, false }, { put(r, "lo\n", 3), 3, false } };
+	struct vtd_desc ds[2] = { { put(r, "hel", 3), 3, false }, { put(r, "lo\n", 3), 3, false } };
 	post(r, 1, ds, 2, true);
 	assert_int_equal(used(r, 1, NULL), 0);
-	assert_int_equal(r->queue_irqs[1], 1);
+	assert_int_equal(r->t.queue_irqs[1], 1);
 	out = chardev_memory_data(r->cd, &len);
 	assert_int_equal(len, 6);
 	assert_memory_equal(out, "hello\n", 6);
@@ -194,7 +115,7 @@ static void test_input_held_until_buffers(void **state)
 	chardev_inject_input(r->cd, (const uint8_t *)"abc", 3);
 	bring_up(r);
 	uint64_t a = put(r, NULL, 2), b = put(r, NULL, 16);
-	struct d ra[1] = { { a, 2, true } }, rb[1] = { { b, 16, true } };
+	struct vtd_desc ra[1] = { { a, 2, true } }, rb[1] = { { b, 16, true } };
 	post(r, 0, ra, 1, true);
 	assert_int_equal(used(r, 0, NULL), 2);
 	assert_int_equal(gmem_read(&r->m.mem, a, got, 2), 0);
@@ -210,7 +131,7 @@ static void test_input_held_until_buffers(void **state)
 	assert_int_equal(gmem_read(&r->m.mem, b, got, 3), 0);
 	assert_memory_equal(got, "xyz", 3);
 	assert_int_equal(used(r, 0, NULL), -1);
-	assert_true(r->queue_irqs[0] >= 3);
+	assert_true(r->t.queue_irqs[0] >= 3);
 }
 
 static void test_input_overflow_drops(void **state)
@@ -224,7 +145,7 @@ static void test_input_overflow_drops(void **state)
 	bring_up(r);
 	/* Wrap-around: drain part, add more, drain all in order. */
 	uint64_t a = put(r, NULL, 4096);
-	struct d ra[1] = { { a, 4096, true } };
+	struct vtd_desc ra[1] = { { a, 4096, true } };
 	for (int i = 0; i < VIRTIO_CONSOLE_INBUF / 4096; i++) {
 		post(r, 0, ra, 1, true);
 		assert_int_equal(used(r, 0, NULL), 4096);
@@ -240,24 +161,23 @@ static void test_malformed_buffers(void **state)
 	struct rig *r = *state;
 
 	bring_up(r);
-	struct d bad_tx[2] = { { put(r, "x", 1), 1, false }, { put(r, NULL, 8), 8, true } };
+	struct vtd_desc bad_tx[2] = { { put(r, "x", 1), 1, false }, { put(r, NULL, 8), 8, true } };
 	post(r, 1, bad_tx, 2, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(r->config_irqs, 1);
+	assert_int_equal(r->t.config_irqs, 1);
 	size_t len;
 	chardev_memory_data(r->cd, &len);
 	assert_int_equal(len, 0);
 
 	virtio_set_status(r->d, 0);
 	memset(r->m.mem.regions[0].host + 0x1000, 0, 0x6000);
-	for (int i = 0; i < 2; i++)
-		ring_init(&r->q[i], i);
+	vtd_rings_reset(&r->t);
 	bring_up(r);
-	struct d bad_rx[1] = { { put(r, "x", 1), 1, false } };
+	struct vtd_desc bad_rx[1] = { { put(r, "x", 1), 1, false } };
 	post(r, 0, bad_rx, 1, false);
 	chardev_inject_input(r->cd, (const uint8_t *)"k", 1);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(r->config_irqs, 2);
+	assert_int_equal(r->t.config_irqs, 2);
 }
 
 int main(void)

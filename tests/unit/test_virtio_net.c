@@ -16,10 +16,11 @@
 #include "backend/net.h"
 #include "util/log.h"
 #include "virtio/net.h"
+#include "virtio_test_driver.h"
 #include "vm/machine.h"
 
-#define QSZ 16
-#define BUF 0x20000
+#define QSZ VTD_QSZ
+#define BUF VTD_BUF
 
 /* A backend that records what the device sends. */
 struct fake_net {
@@ -55,42 +56,31 @@ static void fake_close(struct net_backend *nb)
 
 static const struct net_backend_ops fake_ops = { fake_send, fake_close };
 
-struct ring {
-	uint64_t desc, avail, used;
-	uint16_t avail_idx, next_desc, seen_used;
-};
-
-static void ring_init(struct ring *g, int i)
-{
-	memset(g, 0, sizeof(*g));
-	g->desc = 0x1000 + 0x3000ull * i;
-	g->avail = 0x2000 + 0x3000ull * i;
-	g->used = 0x3000 + 0x3000ull * i;
-}
-
 struct rig {
 	struct machine m;
 	struct fake_net *be;
 	struct virtio_net *net;
 	struct virtio_dev *d;
-	struct ring q[2];
-	uint64_t buf_next;
-	int queue_irqs[2], config_irqs;
+	struct vtd t;  /* the fake driver and transport */
 };
 
-static void t_queue_irq(struct virtio_dev *d, unsigned q)
-{
-	((struct rig *)d->transport_priv)->queue_irqs[q]++;
-}
-
-static void t_config_irq(struct virtio_dev *d)
-{
-	((struct rig *)d->transport_priv)->config_irqs++;
-}
-
-static const struct virtio_transport_ops fake_transport = { t_queue_irq, t_config_irq };
-
 static const uint8_t test_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+/* The shared fake driver (virtio_test_driver.c), under the names these tests use. */
+static void post(struct rig *r, unsigned q, const struct vtd_desc *ds, unsigned n, bool kick)
+{
+	vtd_post(&r->t, q, ds, n, kick);
+}
+
+static int64_t used(struct rig *r, unsigned q, uint16_t *id)
+{
+	return vtd_used(&r->t, q, id);
+}
+
+static uint64_t put(struct rig *r, const void *data, size_t len)
+{
+	return vtd_put(&r->t, data, len);
+}
 
 static int setup(void **state)
 {
@@ -103,11 +93,7 @@ static int setup(void **state)
 	net_backend_init(&r->be->pub, &fake_ops, "fake");
 	assert_int_equal(virtio_net_create_backend(&r->m, &r->be->pub, test_mac, &r->net), 0);
 	r->d = virtio_net_dev(r->net);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
-	for (int i = 0; i < 2; i++)
-		ring_init(&r->q[i], i);
-	r->buf_next = BUF;
+	vtd_init(&r->t, &r->m, r->d, 2);
 	*state = r;
 	return 0;
 }
@@ -124,76 +110,10 @@ static int teardown(void **state)
 
 static void bring_up(struct rig *r, uint64_t extra)
 {
-	virtio_set_status(r->d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	assert_int_equal(virtio_set_driver_features(r->d, (1ull << VIRTIO_F_VERSION_1) | extra), 0);
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_FEATURES_OK);
-	assert_true(r->d->status & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned i = 0; i < 2; i++) {
-		struct virtio_queue_cfg c = { .size = QSZ, .enabled = true, .desc = r->q[i].desc,
-					      .avail = r->q[i].avail, .used = r->q[i].used };
-		assert_int_equal(virtio_queue_set(r->d, i, &c), 0);
-	}
-	virtio_set_status(r->d, r->d->status | VIRTIO_STATUS_DRIVER_OK);
-	assert_true(virtio_dev_live(r->d));
-}
-
-struct d {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
-static void post(struct rig *r, unsigned q, const struct d *ds, unsigned n, bool kick)
-{
-	struct ring *g = &r->q[q];
-	uint16_t head = g->next_desc;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t raw[16];
-		uint16_t idx = (uint16_t)((head + i) % QSZ);
-		uint16_t next = (uint16_t)((head + i + 1) % QSZ);
-		uint16_t flags = (uint16_t)((i + 1 < n ? 1 : 0) | (ds[i].write ? 2 : 0));
-		memcpy(raw, &ds[i].addr, 8);
-		memcpy(raw + 8, &ds[i].len, 4);
-		memcpy(raw + 12, &flags, 2);
-		memcpy(raw + 14, &next, 2);
-		assert_int_equal(gmem_write(&r->m.mem, g->desc + 16ull * idx, raw, 16), 0);
-	}
-	g->next_desc = (uint16_t)((head + n) % QSZ);
-	assert_int_equal(gmem_write(&r->m.mem, g->avail + 4 + 2 * (g->avail_idx % QSZ), &head, 2), 0);
-	g->avail_idx++;
-	assert_int_equal(gmem_write(&r->m.mem, g->avail + 2, &g->avail_idx, 2), 0);
-	if (kick)
-		virtio_queue_notify(r->d, q);
+	vtd_bring_up(&r->t, (1ull << VIRTIO_F_VERSION_1) | extra, 2);
 }
 
 /* Next used element of queue q: returns its length, -1 when none. */
-static int64_t used(struct rig *r, unsigned q, uint16_t *id)
-{
-	struct ring *g = &r->q[q];
-	uint16_t idx;
-	uint32_t e[2];
-
-	assert_int_equal(gmem_read(&r->m.mem, g->used + 2, &idx, 2), 0);
-	if (idx == g->seen_used)
-		return -1;
-	assert_int_equal(gmem_read(&r->m.mem, g->used + 4 + 8 * (g->seen_used % QSZ), e, 8), 0);
-	g->seen_used++;
-	if (id)
-		*id = (uint16_t)e[0];
-	return e[1];
-}
-
-static uint64_t put(struct rig *r, const void *data, size_t len)
-{
-	uint64_t a = r->buf_next;
-
-	if (data)
-		assert_int_equal(gmem_write(&r->m.mem, a, data, len), 0);
-	r->buf_next += (len + 15) & ~15ull;
-	return a;
-}
-
 static void frame_fill(uint8_t *f, size_t len, uint8_t seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -246,7 +166,7 @@ static void test_transmit(void **state)
 
 	bring_up(r, 0);
 	frame_fill(frame, sizeof(frame), 1);
-	struct d one[1] = { { 0, 72, false } };
+	struct vtd_desc one[1] = { { 0, 72, false } };
 	uint8_t both[72];
 	memcpy(both, hdr, 12);
 	memcpy(both + 12, frame, 60);
@@ -256,11 +176,11 @@ static void test_transmit(void **state)
 	assert_int_equal(r->be->last_len, 60);
 	assert_memory_equal(r->be->last, frame, 60);
 	assert_int_equal(used(r, 1, NULL), 0);
-	assert_int_equal(r->queue_irqs[1], 1);
+	assert_int_equal(r->t.queue_irqs[1], 1);
 
 	/* Header split over two descriptors, frame over two more. */
 	frame_fill(frame, sizeof(frame), 7);
-	struct d four[4] = { { put(r, hdr, 5), 5, false }, { put(r, hdr + 5, 7), 7, false },
+	struct vtd_desc four[4] = { { put(r, hdr, 5), 5, false }, { put(r, hdr + 5, 7), 7, false },
 			     { put(r, frame, 20), 20, false }, { put(r, frame + 20, 40), 40, false } };
 	post(r, 1, four, 4, true);
 	assert_int_equal(r->be->sent, 2);
@@ -299,25 +219,23 @@ static void test_transmit(void **state)
 static void test_transmit_malformed(void **state)
 {
 	struct rig *r = *state;
-	struct d bad[2] = { { put(r, NULL, 72), 72, false }, { put(r, NULL, 16), 16, true } };
+	struct vtd_desc bad[2] = { { put(r, NULL, 72), 72, false }, { put(r, NULL, 16), 16, true } };
 
 	bring_up(r, 0);
 	post(r, 1, bad, 2, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_int_equal(r->be->sent, 0);
-	assert_int_equal(r->config_irqs, 1);
+	assert_int_equal(r->t.config_irqs, 1);
 
 	/* Reset, then a header shorter than 12 bytes. */
 	virtio_set_status(r->d, 0);
 	memset(r->m.mem.regions[0].host + 0x1000, 0, 0x6000);
-	memset(r->q, 0, sizeof(r->q));
-	for (int i = 0; i < 2; i++)
-		ring_init(&r->q[i], i);
+	vtd_rings_reset(&r->t);
 	bring_up(r, 0);
-	struct d shorthdr[1] = { { put(r, NULL, 10), 10, false } };
+	struct vtd_desc shorthdr[1] = { { put(r, NULL, 10), 10, false } };
 	post(r, 1, shorthdr, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(r->config_irqs, 2);
+	assert_int_equal(r->t.config_irqs, 2);
 }
 
 static void test_receive_waits_for_buffers(void **state)
@@ -335,10 +253,10 @@ static void test_receive_waits_for_buffers(void **state)
 	net_backend_deliver(&r->be->pub, frame, sizeof(frame));
 	assert_int_equal(used(r, 0, NULL), -1);
 	uint64_t a = put(r, NULL, 1526);
-	struct d rx[1] = { { a, 1526, true } };
+	struct vtd_desc rx[1] = { { a, 1526, true } };
 	post(r, 0, rx, 1, true);
 	assert_int_equal(used(r, 0, NULL), 112);
-	assert_int_equal(r->queue_irqs[0], 1);
+	assert_int_equal(r->t.queue_irqs[0], 1);
 	assert_int_equal(gmem_read(&r->m.mem, a, got, sizeof(got)), 0);
 	memcpy(&h, got, 12);
 	assert_int_equal(h.num_buffers, 1);
@@ -355,7 +273,7 @@ static void test_receive_waits_for_buffers(void **state)
 	assert_memory_equal(got, frame, 60);
 
 	/* Too big for a non-mergeable buffer: returned empty and counted. */
-	struct d small[1] = { { a, 64, true } };
+	struct vtd_desc small[1] = { { a, 64, true } };
 	post(r, 0, small, 1, false);
 	net_backend_deliver(&r->be->pub, frame, 100);
 	assert_int_equal(used(r, 0, NULL), 0);
@@ -373,7 +291,7 @@ static void test_receive_mergeable(void **state)
 
 	bring_up(r, 1ull << VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t a = put(r, NULL, 64), b = put(r, NULL, 64);
-	struct d ra[1] = { { a, 64, true } }, rb[1] = { { b, 64, true } };
+	struct vtd_desc ra[1] = { { a, 64, true } }, rb[1] = { { b, 64, true } };
 	post(r, 0, ra, 1, false);
 	post(r, 0, rb, 1, false);
 	frame_fill(frame, sizeof(frame), 5);
@@ -401,17 +319,16 @@ static void test_receive_malformed_and_overflow(void **state)
 	virtio_net_get_stats(r->net, &st);
 	assert_int_equal(st.rx_dropped, 44);
 	/* A readable receive buffer breaks the device; the held frames are not delivered. */
-	struct d bad[1] = { { put(r, NULL, 1526), 1526, false } };
+	struct vtd_desc bad[1] = { { put(r, NULL, 1526), 1526, false } };
 	post(r, 0, bad, 1, true);
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_int_equal(used(r, 0, NULL), -1);
 	/* A buffer too small for the header does too (after a reset). */
 	virtio_set_status(r->d, 0);
 	memset(r->m.mem.regions[0].host + 0x1000, 0, 0x6000);
-	for (int i = 0; i < 2; i++)
-		ring_init(&r->q[i], i);
+	vtd_rings_reset(&r->t);
 	bring_up(r, 0);
-	struct d tiny[1] = { { put(r, NULL, 8), 8, true } };
+	struct vtd_desc tiny[1] = { { put(r, NULL, 8), 8, true } };
 	post(r, 0, tiny, 1, false);
 	net_backend_deliver(&r->be->pub, frame, sizeof(frame));
 	assert_true(r->d->status & VIRTIO_STATUS_NEEDS_RESET);
@@ -607,12 +524,11 @@ static void test_dhcp_through_user_network(void **state)
 	assert_int_equal(virtio_net_create(&r->m, "user", &r->net, err, sizeof(err)), 0);
 	un = r->net;
 	r->d = virtio_net_dev(un);
-	r->d->transport = &fake_transport;
-	r->d->transport_priv = r;
+	vtd_init(&r->t, &r->m, r->d, 2);
 	virtio_net_mac(un, mac);
 	bring_up(r, 1ull << VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t rxb = put(r, NULL, 2048);
-	struct d rx[1] = { { rxb, 2048, true } };
+	struct vtd_desc rx[1] = { { rxb, 2048, true } };
 	post(r, 0, rx, 1, true);
 
 	memset(f, 0xff, 6);                      /* Ethernet: broadcast */
@@ -632,7 +548,7 @@ static void test_dhcp_through_user_network(void **state)
 	bootp[240] = 53, bootp[241] = 1, bootp[242] = 1;                     /* DHCPDISCOVER */
 	bootp[243] = 255;
 	size_t total = 12 + 14 + ip_len;
-	struct d tx[1] = { { put(r, pkt, total), (uint32_t)total, false } };
+	struct vtd_desc tx[1] = { { put(r, pkt, total), (uint32_t)total, false } };
 	post(r, 1, tx, 1, true);
 	assert_int_equal(used(r, 1, NULL), 0);
 
