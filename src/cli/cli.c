@@ -13,6 +13,7 @@ const struct cli_command cli_commands[] = {
     {"create", cli_create, "create a VM in petreld (config file or run's options)"},
     {"list", cli_list, "list petreld's VMs (Name, ID, Mem, VCPUs, State, Time)"},
     {"console", cli_console, "attach to a VM's console (Ctrl-] detaches)"},
+    {"start", cli_start, "start a VM created with --no-start"},
     {"pause", cli_pause, "pause a VM"},
     {"resume", cli_resume, "resume a paused VM"},
     {"shutdown", cli_shutdown, "ACPI power button, wait for power-off (--force)"},

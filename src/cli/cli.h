@@ -26,6 +26,7 @@ int cli_run(int argc, char **argv);
 int cli_create(int argc, char **argv);
 int cli_list(int argc, char **argv);
 int cli_console(int argc, char **argv);
+int cli_start(int argc, char **argv);
 int cli_pause(int argc, char **argv);
 int cli_resume(int argc, char **argv);
 int cli_shutdown(int argc, char **argv);

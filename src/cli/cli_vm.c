@@ -334,6 +334,13 @@ out:
 	return rc;
 }
 
+int cli_start(int argc, char **argv)
+{
+	return simple_verb(argc, argv, "start",
+			   "Start a VM created with --no-start (state created).\n\n", "PUT",
+			   "/actions", "{\"action_type\": \"InstanceStart\"}", "started");
+}
+
 int cli_pause(int argc, char **argv)
 {
 	return simple_verb(argc, argv, "pause",

@@ -230,6 +230,70 @@ def run_tests(tmp, sock):
     rc, out, err = petrel("console", "nope", sock=sock)
     check(rc == 1 and "nope" in err, "console: unknown VM exits 1", "%d %r" % (rc, err))
 
+    # --- create --no-start, then start ---
+    rc, out, err = petrel("create", "--name", "late", "--no-start", "--accel", "emu", "--kernel",
+                          HALT, "--mem", "16", sock=sock)
+    check(rc == 0 and wait_for(lambda: state_of(sock, "late") == "created", 10),
+          "create --no-start leaves the VM in state created",
+          "%d %r %r" % (rc, err, vms(sock).get("late")))
+    rc, out, err = petrel("start", "late", sock=sock)
+    check(rc == 0 and wait_for(lambda: state_of(sock, "late") == "running", 10),
+          "start runs it", "%d %r %r" % (rc, err, vms(sock).get("late")))
+    st, out, _, _ = console_session(sock, "late", timeout=15)
+    check(READY in out, "start: the guest runs", repr(out))
+
+    # --- the console ends when the VM does ---
+    master, slave = pty.openpty()
+    p = subprocess.Popen([PETREL, "console", "late"], stdin=slave, stdout=slave, stderr=slave,
+                         env=dict(os.environ, PETREL_SOCKET=sock), start_new_session=True)
+    out = b""
+    end = time.monotonic() + 15
+    while READY.encode() not in out and time.monotonic() < end:
+        if select.select([master], [], [], 0.1)[0]:
+            out += os.read(master, 4096)
+    petrel("destroy", "late", sock=sock)
+    try:
+        st = p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        st = None
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    restored = termios.tcgetattr(slave)[3] & termios.ICANON
+    os.close(master)
+    os.close(slave)
+    check(st == 0 and b"console closed" in out and restored,
+          "console: ends (status 0, terminal restored) when the VM is destroyed",
+          "%r %r" % (st, out))
+
+    # --- top, live, on a terminal: q quits ---
+    master, slave = pty.openpty()
+    p = subprocess.Popen([PETREL, "top", "--delay", "0.2"], stdin=slave, stdout=slave,
+                         stderr=slave, env=dict(os.environ, PETREL_SOCKET=sock),
+                         start_new_session=True)
+    out = b""
+    end = time.monotonic() + 10
+    while out.count(b"petrel top") < 2 and time.monotonic() < end:
+        if select.select([master], [], [], 0.1)[0]:
+            out += os.read(master, 4096)
+    os.write(master, b"q")
+    try:
+        st = p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        st = None
+    restored = termios.tcgetattr(slave)[3] & termios.ECHO
+    os.close(master)
+    os.close(slave)
+    check(st == 0 and out.count(b"petrel top") >= 2 and b"\x1b[H" in out and restored,
+          "top: refreshes on a terminal, q quits, terminal restored", "%r %r" % (st, out[-300:]))
+
     # --- pause / resume ---
     rc, out, err = petrel("pause", "h1", sock=sock)
     check(rc == 0 and state_of(sock, "h1") == "paused", "pause", "%d %r" % (rc, err))
