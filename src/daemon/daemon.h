@@ -97,6 +97,7 @@ void vm_log(struct vm_entry *e, const char *level, const char *event, const char
     __attribute__((format(printf, 4, 5)));
 void daemon_log(const char *level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+extern bool daemon_log_quiet; /* no log lines on stderr (fuzzing) */
 /* Remove the VM's directory and its files. */
 void registry_remove_dir(struct vm_entry *e);
 int write_file(const char *path, const char *data, size_t len);

@@ -195,6 +195,8 @@ int registry_save_exit(struct vm_entry *e)
 	return save_json(e->dir, "exit.json", j);
 }
 
+bool daemon_log_quiet;
+
 static void vlog_line(int fd, FILE *also, const char *vm, const char *level, const char *event,
 		      const char *fmt, va_list ap)
 {
@@ -215,7 +217,7 @@ static void vlog_line(int fd, FILE *also, const char *vm, const char *level, con
 		return;
 	if (fd >= 0)
 		dprintf(fd, "%s\n", text);
-	if (also)
+	if (also && !daemon_log_quiet)
 		fprintf(also, "%s\n", text);
 	free(text);
 }

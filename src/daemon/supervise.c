@@ -78,10 +78,13 @@ static void on_vm_exit(void *opaque, int fd, uint32_t events)
 
 	memset(&si, 0, sizeof(si));
 	/* Our child is a zombie until reaped, so its pid cannot have been reused. */
-	if (e->child && !waitid(P_PID, (id_t)e->pid, &si, WEXITED | WNOHANG) && si.si_pid)
-		have = true;
-	if (e->child && !have)
-		return; /* readable before waitid could see it: try again */
+	if (e->child) {
+		int rc = waitid(P_PID, (id_t)e->pid, &si, WEXITED | WNOHANG);
+
+		if (!rc && !si.si_pid)
+			return; /* readable before waitid could see it: try again */
+		have = !rc;
+	}
 	pthread_mutex_lock(&d->lock);
 	e->state = vm_exit_classify(si.si_code, si.si_status, have, &e->exit);
 	if (!e->destroying) {
@@ -313,15 +316,20 @@ static void adopt_one(struct daemon *d, const char *name)
 	} else if (e->pid > 0 && e->starttime && proc_starttime(e->pid) == e->starttime &&
 		   (e->pidfd = sys_pidfd_open(e->pid)) >= 0 &&
 		   /* the pid was checked before the pidfd was taken: check again */
-		   proc_starttime(e->pid) == e->starttime && vm_api_alive(sock, st, sizeof(st))) {
-		e->state = !strcmp(st, "Paused")	? VM_PAUSED
+		   proc_starttime(e->pid) == e->starttime) {
+		/* Ours. A VM whose API does not answer is still adopted, never left untracked. */
+		bool api = vm_api_alive(sock, st, sizeof(st));
+
+		e->state = !api			? VM_RUNNING
+			   : !strcmp(st, "Paused")	? VM_PAUSED
 			   : !strcmp(st, "Not started") ? VM_CREATED
 							: VM_RUNNING;
 		if (watch(d, e)) {
 			close(e->pidfd);
 			e->pidfd = -1;
 		}
-		vm_log(e, "info", "adopt", "re-adopted pid %d (%s)", e->pid, vm_state_name(e->state));
+		vm_log(e, api ? "info" : "warn", "adopt", "re-adopted pid %d (%s%s)", e->pid,
+		       vm_state_name(e->state), api ? "" : "; its API does not answer");
 	} else {
 		if (e->pidfd >= 0)
 			close(e->pidfd);
