@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-PETRELD, PETREL, HALT, HELLO, OPENAPI = [os.path.abspath(a) for a in sys.argv[1:6]]
+PETRELD = PETREL = HALT = HELLO = OPENAPI = None  # set from argv in __main__
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 failures = []
 
@@ -366,4 +366,5 @@ def main():
 
 
 if __name__ == "__main__":
+    PETRELD, PETREL, HALT, HELLO, OPENAPI = [os.path.abspath(a) for a in sys.argv[1:6]]
     sys.exit(main())
