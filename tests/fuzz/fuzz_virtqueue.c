@@ -1,7 +1,9 @@
 /*
  * Fuzz the virtqueue walker: the input is the guest's memory (descriptor
  * table, rings, indirect tables) plus the ring layout. Every pop must either
- * return in-RAM iovecs or break the queue; never crash or loop.
+ * return in-RAM iovecs or break the queue; never crash or loop. With flag
+ * bit 2 the DMA hook is on: every range vq_push reports (for the software
+ * CPU's code cache) must be a writable buffer of the chain, inside RAM.
  */
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +15,15 @@
 #define RAM_SIZE (64 * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint64_t written_bytes, expect_bytes;
+
+static void on_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
+		__builtin_trap();
+	written_bytes += len;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,6 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(gm.regions[0].host, data + 16, size - 16 > RAM_SIZE ? RAM_SIZE : size - 16);
 
 	vq_init(&vq, &gm, 256, "fuzz");
+	if (flags & 4) {
+		vq.on_written = on_written;
+		vq.written_opaque = &gm;
+	}
 	if (vq_enable(&vq, qsz, desc % RAM_SIZE, avail % RAM_SIZE, used % RAM_SIZE, flags & 1,
 		      flags & 2) < 0)
 		return 0;
@@ -50,8 +65,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (p < gm.regions[0].host || p + e.iov[k].iov_len > gm.regions[0].host + RAM_SIZE)
 				__builtin_trap();
 		}
+		written_bytes = 0;
+		expect_bytes = (flags & 4) ? e.in_len : 0;
 		vq_push(&vq, e.head, e.in_len);
+		/* Exactly the chain's writable bytes were reported. */
+		if (written_bytes != expect_bytes)
+			__builtin_trap();
 		vq_should_notify(&vq);
 	}
+	vq_fini(&vq);
 	return 0;
 }
