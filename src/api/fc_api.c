@@ -426,8 +426,9 @@ static unsigned get_balloon_stats(void *ctx, const struct api_request *req, json
 {
 	/* Firecracker's names for the virtio statistic tags, in tag order. */
 	static const char *const names[VIRTIO_BALLOON_S_NR] = {
-	    "swap_in",	   "swap_out",	    "major_faults",	 "minor_faults", "free_memory",
-	    "total_memory", "available_memory", "disk_caches", "hugetlb_allocations",
+	    "swap_in",		"swap_out",    "major_faults",
+	    "minor_faults",	"free_memory", "total_memory",
+	    "available_memory", "disk_caches", "hugetlb_allocations",
 	    "hugetlb_failures",
 	};
 	struct fc_api *a = ctx;
@@ -532,13 +533,12 @@ static unsigned get_petrel_metrics(void *ctx, const struct api_request *req, jso
 			nt += ns.tx_bytes;
 		}
 	}
-	*out = json_pack("{s:s,s:I,s:o,s:{s:I,s:I,s:I,s:I}}", "state", state_name(a->state),
-			 "uptime_ms",
-			 (json_int_t)((now.tv_sec - a->t0.tv_sec) * 1000 +
-				      (now.tv_nsec - a->t0.tv_nsec) / 1000000),
-			 "vcpu_exits", exits_json(a), "io", "blk_read_bytes", (json_int_t)br,
-			 "blk_write_bytes", (json_int_t)bw, "net_rx_bytes", (json_int_t)nr,
-			 "net_tx_bytes", (json_int_t)nt);
+	*out = json_pack(
+	    "{s:s,s:I,s:o,s:{s:I,s:I,s:I,s:I}}", "state", state_name(a->state), "uptime_ms",
+	    (json_int_t)((now.tv_sec - a->t0.tv_sec) * 1000 +
+			 (now.tv_nsec - a->t0.tv_nsec) / 1000000),
+	    "vcpu_exits", exits_json(a), "io", "blk_read_bytes", (json_int_t)br, "blk_write_bytes",
+	    (json_int_t)bw, "net_rx_bytes", (json_int_t)nr, "net_tx_bytes", (json_int_t)nt);
 	return HTTP_OK;
 }
 

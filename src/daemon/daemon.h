@@ -45,14 +45,14 @@ struct vm_entry {
 	char dir[VM_PATH_MAX];
 	enum vm_state state;
 	pid_t pid;
-	int pidfd;			/* -1 once the process is gone */
-	unsigned long long starttime;	/* /proc/<pid>/stat field 22: guards pid reuse */
-	bool child;			/* ours to reap (not re-adopted) */
-	bool watched;			/* pidfd registered with the event loop */
-	bool destroying;		/* DELETE in progress: its SIGKILL is not a crash */
-	int64_t started_ms;		/* unix ms */
-	struct vm_exit exit;		/* valid in VM_SHUTOFF / VM_CRASHED */
-	char cgroup[VM_PATH_MAX];	/* "" when not placed in a cgroup */
+	int pidfd;		      /* -1 once the process is gone */
+	unsigned long long starttime; /* /proc/<pid>/stat field 22: guards pid reuse */
+	bool child;		      /* ours to reap (not re-adopted) */
+	bool watched;		      /* pidfd registered with the event loop */
+	bool destroying;	      /* DELETE in progress: its SIGKILL is not a crash */
+	int64_t started_ms;	      /* unix ms */
+	struct vm_exit exit;	      /* valid in VM_SHUTOFF / VM_CRASHED */
+	char cgroup[VM_PATH_MAX];     /* "" when not placed in a cgroup */
 };
 
 struct daemon {
@@ -114,8 +114,8 @@ unsigned long long proc_starttime(pid_t pid);
 
 /* forward.c: one HTTP request to a VM's api.sock. */
 struct fwd_reply {
-	long status;   /* 0 when the VM did not answer */
-	char *body;    /* NUL-terminated, may be empty */
+	long status; /* 0 when the VM did not answer */
+	char *body;  /* NUL-terminated, may be empty */
 	size_t len;
 };
 int forward(const char *sock, const char *method, const char *path, const char *body,

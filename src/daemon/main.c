@@ -24,18 +24,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: petreld [OPTIONS]\n"
-		"The Petrel host daemon: creates, supervises and serves the API of VMs.\n\n"
-		"  --socket PATH     API socket (default $PETREL_SOCKET, else\n"
-		"                    /run/petrel/petreld.sock as root, else\n"
-		"                    $XDG_RUNTIME_DIR/petrel/petreld.sock)\n"
-		"  --state-dir DIR   VM state (default /var/lib/petrel as root, else\n"
-		"                    $XDG_RUNTIME_DIR/petrel/state)\n"
-		"  --petrel PATH     the petrel executable VM processes run (default: the\n"
-		"                    petrel next to this petreld)\n"
-		"  -h, --help        this help\n\n"
-		"Logs are JSON lines on stderr. SIGTERM/SIGINT stop the daemon, not the VMs.\n");
+	fprintf(f, "Usage: petreld [OPTIONS]\n"
+		   "The Petrel host daemon: creates, supervises and serves the API of VMs.\n\n"
+		   "  --socket PATH     API socket (default $PETREL_SOCKET, else\n"
+		   "                    /run/petrel/petreld.sock as root, else\n"
+		   "                    $XDG_RUNTIME_DIR/petrel/petreld.sock)\n"
+		   "  --state-dir DIR   VM state (default /var/lib/petrel as root, else\n"
+		   "                    $XDG_RUNTIME_DIR/petrel/state)\n"
+		   "  --petrel PATH     the petrel executable VM processes run (default: the\n"
+		   "                    petrel next to this petreld)\n"
+		   "  -h, --help        this help\n\n"
+		   "Logs are JSON lines on stderr. SIGTERM/SIGINT stop the daemon, not the VMs.\n");
 }
 
 static int default_paths(struct daemon *d, const char *sock, const char *state)
@@ -129,8 +128,9 @@ int main(int argc, char **argv)
 	d->next_id = 1;
 	d->boot_ms = now_ms();
 	if (default_paths(d, sock, state)) {
-		fprintf(stderr, "petreld: no socket/state dir: pass --socket and --state-dir or set "
-				"XDG_RUNTIME_DIR\n");
+		fprintf(stderr,
+			"petreld: no socket/state dir: pass --socket and --state-dir or set "
+			"XDG_RUNTIME_DIR\n");
 		return 2;
 	}
 	if (find_petrel(d, petrel)) {
@@ -169,7 +169,8 @@ int main(int argc, char **argv)
 	vm_adopt_all(d);
 	rc = api_listen_unix(d->socket_path, &fd);
 	if (rc) {
-		fprintf(stderr, "petreld: cannot listen on %s: %s\n", d->socket_path, strerror(-rc));
+		fprintf(stderr, "petreld: cannot listen on %s: %s\n", d->socket_path,
+			strerror(-rc));
 		return 1;
 	}
 	chmod(d->socket_path, 0600); /* the API controls VMs: its owner only */

@@ -150,10 +150,12 @@ char *prometheus_text(struct daemon *d, size_t *len)
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < n; i++)
 		m[i] = vm_metrics(d, list[i]);
-	add(&b, "# HELP petrel_vms Number of VMs the daemon knows.\n# TYPE petrel_vms gauge\n"
-		"petrel_vms %u\n",
+	add(&b,
+	    "# HELP petrel_vms Number of VMs the daemon knows.\n# TYPE petrel_vms gauge\n"
+	    "petrel_vms %u\n",
 	    n);
-	add(&b, "# HELP petrel_vm_state 1 for the VM's current state.\n# TYPE petrel_vm_state gauge\n");
+	add(&b,
+	    "# HELP petrel_vm_state 1 for the VM's current state.\n# TYPE petrel_vm_state gauge\n");
 	for (unsigned i = 0; i < n; i++) {
 		const char *cur = vm_state_name(list[i]->state);
 
@@ -166,8 +168,8 @@ char *prometheus_text(struct daemon *d, size_t *len)
 	for (unsigned i = 0; i < n; i++)                                                           \
 		add(&b, metric "{vm=\"%s\"} %lld\n", list[i]->spec->name,                          \
 		    (long long)json_integer_value(json_object_get(m[i], key)));
-	GAUGE("petrel_vm_uptime_ms", "Milliseconds since the VM process started.",
-	      "gauge", "uptime_ms")
+	GAUGE("petrel_vm_uptime_ms", "Milliseconds since the VM process started.", "gauge",
+	      "uptime_ms")
 	GAUGE("petrel_vm_cpu_time_ms_total", "CPU time of the VM process (user + system), ms.",
 	      "counter", "cpu_time_ms")
 	GAUGE("petrel_vm_rss_kib", "Resident memory of the VM process, KiB.", "gauge", "rss_kib")
@@ -178,14 +180,17 @@ char *prometheus_text(struct daemon *d, size_t *len)
 		json_t *v;
 
 		json_object_foreach(json_object_get(m[i], "vcpu_exits"), k, v)
-			add(&b, "petrel_vm_vcpu_exits_total{vm=\"%s\",kind=\"%s\"} %lld\n",
-			    list[i]->spec->name, k, (long long)json_integer_value(v));
+		    add(&b, "petrel_vm_vcpu_exits_total{vm=\"%s\",kind=\"%s\"} %lld\n",
+			list[i]->spec->name, k, (long long)json_integer_value(v));
 	}
 	for (unsigned k = 0; k < 4; k++) {
-		add(&b, "# HELP petrel_vm_%s_total virtio I/O bytes.\n# TYPE petrel_vm_%s_total counter\n",
+		add(&b,
+		    "# HELP petrel_vm_%s_total virtio I/O bytes.\n# TYPE petrel_vm_%s_total "
+		    "counter\n",
 		    io_keys[k], io_keys[k]);
 		for (unsigned i = 0; i < n; i++)
-			add(&b, "petrel_vm_%s_total{vm=\"%s\"} %lld\n", io_keys[k], list[i]->spec->name,
+			add(&b, "petrel_vm_%s_total{vm=\"%s\"} %lld\n", io_keys[k],
+			    list[i]->spec->name,
 			    (long long)json_integer_value(
 				json_object_get(json_object_get(m[i], "io"), io_keys[k])));
 	}

@@ -76,9 +76,9 @@ unsigned registry_count(struct daemon *d)
 
 static json_t *exit_json(const struct vm_exit *x)
 {
-	return json_pack("{s:o,s:o,s:s}", "status",
-			 x->has_status ? json_integer(x->status) : json_null(), "signal",
-			 x->has_signal ? json_integer(x->signal) : json_null(), "reason", x->reason);
+	return json_pack(
+	    "{s:o,s:o,s:s}", "status", x->has_status ? json_integer(x->status) : json_null(),
+	    "signal", x->has_signal ? json_integer(x->signal) : json_null(), "reason", x->reason);
 }
 
 json_t *registry_summary(struct daemon *d, struct vm_entry *e, bool with_spec)

@@ -70,12 +70,12 @@ static unsigned get_host(void *ctx, const struct api_request *req, json_t **out)
 
 	if (accel_select("auto", &ops, why_auto, sizeof(why_auto)))
 		ops = &accel_emu_ops;
-	*out = json_pack("{s:s,s:i,s:I,s:{s:{s:b,s:s},s:{s:b}},s:s,s:i,s:s,s:s}", "version",
-			 "0.1.0", "cpus", (int)cpus, "mem_mib",
-			 (json_int_t)(config_host_mem_bytes() >> 20), "engines", "kvm", "usable",
-			 kvm, "why", kvm ? "" : why, "emu", "usable", 1, "auto",
-			 ops == &accel_kvm_ops ? "kvm" : "emu", "vms", (int)registry_count(d),
-			 "state_dir", d->state_dir, "cgroup", d->cgroup_root);
+	*out =
+	    json_pack("{s:s,s:i,s:I,s:{s:{s:b,s:s},s:{s:b}},s:s,s:i,s:s,s:s}", "version", "0.1.0",
+		      "cpus", (int)cpus, "mem_mib", (json_int_t)(config_host_mem_bytes() >> 20),
+		      "engines", "kvm", "usable", kvm, "why", kvm ? "" : why, "emu", "usable", 1,
+		      "auto", ops == &accel_kvm_ops ? "kvm" : "emu", "vms", (int)registry_count(d),
+		      "state_dir", d->state_dir, "cgroup", d->cgroup_root);
 	return OK;
 }
 

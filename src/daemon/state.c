@@ -54,8 +54,8 @@ enum vm_state vm_exit_classify(int code, int status, bool known, struct vm_exit 
 
 int vm_check_action(enum vm_state s, const char *action, char *err, size_t len)
 {
-	static const char *const known[] = {"InstanceStart", "SendCtrlAltDel", "Shutdown",
-					    "Reboot", "FlushMetrics"};
+	static const char *const known[] = {"InstanceStart", "SendCtrlAltDel", "Shutdown", "Reboot",
+					    "FlushMetrics"};
 	bool ok = false;
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -72,7 +72,8 @@ int vm_check_action(enum vm_state s, const char *action, char *err, size_t len)
 		return 409;
 	}
 	if (!strcmp(action, "InstanceStart") && s != VM_CREATED) {
-		snprintf(err, len, "the VM is %s: InstanceStart needs a created VM", vm_state_name(s));
+		snprintf(err, len, "the VM is %s: InstanceStart needs a created VM",
+			 vm_state_name(s));
 		return 409;
 	}
 	if (!strcmp(action, "Reboot") && s == VM_PAUSED) {

@@ -209,7 +209,8 @@ int vm_spawn(struct daemon *d, struct vm_entry *e, char *err, size_t err_len)
 		long ms;
 
 		if (ended(d, e)) {
-			snprintf(err, err_len, "the VM process ended at start: %s (see GET /vms/%s/logs)",
+			snprintf(err, err_len,
+				 "the VM process ended at start: %s (see GET /vms/%s/logs)",
 				 e->exit.reason, e->spec->name);
 			return -ECHILD;
 		}
@@ -320,7 +321,7 @@ static void adopt_one(struct daemon *d, const char *name)
 		/* Ours. A VM whose API does not answer is still adopted, never left untracked. */
 		bool api = vm_api_alive(sock, st, sizeof(st));
 
-		e->state = !api			? VM_RUNNING
+		e->state = !api				? VM_RUNNING
 			   : !strcmp(st, "Paused")	? VM_PAUSED
 			   : !strcmp(st, "Not started") ? VM_CREATED
 							: VM_RUNNING;

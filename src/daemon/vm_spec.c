@@ -129,10 +129,12 @@ static int parse_nets(const json_t *arr, struct vm_spec *s, char *err, size_t er
 				FAIL("field `nets[%zu].hostfwd`: only for type \"user\"", i);
 			ifname = json_string_value(json_object_get(n, "ifname"));
 			if (!ifname || !*ifname || strlen(ifname) > 15)
-				FAIL("field `nets[%zu].ifname`: a tap needs an interface name of 1 to 15 characters",
+				FAIL("field `nets[%zu].ifname`: a tap needs an interface name of 1 "
+				     "to 15 characters",
 				     i);
 			for (const char *p = ifname; *p; p++)
-				if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+				if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' &&
+				    *p != '.')
 					FAIL("field `nets[%zu].ifname`: invalid character", i);
 			snprintf(out, VM_NET_MAX, "tap,ifname=%s", ifname);
 			continue;
@@ -154,8 +156,9 @@ static int parse_nets(const json_t *arr, struct vm_spec *s, char *err, size_t er
 			if (!hs || strlen(hs) != json_string_length(h))
 				FAIL("field `nets[%zu].hostfwd[%zu]` must be a string", i, k);
 			if (strchr(hs, ',') || net_parse_hostfwd(hs, &hf, e, sizeof(e)))
-				FAIL("field `nets[%zu].hostfwd[%zu]`: expected tcp::HOSTPORT-:GUESTPORT", i,
-				     k);
+				FAIL("field `nets[%zu].hostfwd[%zu]`: expected "
+				     "tcp::HOSTPORT-:GUESTPORT",
+				     i, k);
 			if (used + 9 + strlen(hs) >= VM_NET_MAX)
 				FAIL("field `nets[%zu].hostfwd`: too many forwards", i);
 			used += (size_t)snprintf(out + used, VM_NET_MAX - used, ",hostfwd=%s", hs);
@@ -176,9 +179,11 @@ static int parse_cgroup(const json_t *c, struct vm_spec *s, char *err, size_t er
 	if (api_check_fields(c, f, 2, e, sizeof(e)))
 		FAIL("field `cgroup`: %s", e);
 	if (json_object_get(c, "cpu_max_percent"))
-		s->cpu_max_percent = (unsigned)json_integer_value(json_object_get(c, "cpu_max_percent"));
+		s->cpu_max_percent =
+		    (unsigned)json_integer_value(json_object_get(c, "cpu_max_percent"));
 	if (json_object_get(c, "memory_max_mib"))
-		s->memory_max_mib = (uint64_t)json_integer_value(json_object_get(c, "memory_max_mib"));
+		s->memory_max_mib =
+		    (uint64_t)json_integer_value(json_object_get(c, "memory_max_mib"));
 	return 0;
 }
 
@@ -269,8 +274,8 @@ json_t *vm_spec_to_json(const struct vm_spec *s)
 		const char *n = s->nets[i];
 
 		if (!strncmp(n, "tap,ifname=", 11)) {
-			json_array_append_new(nets, json_pack("{s:s,s:s}", "type", "tap", "ifname",
-							      n + 11));
+			json_array_append_new(
+			    nets, json_pack("{s:s,s:s}", "type", "tap", "ifname", n + 11));
 			continue;
 		}
 		json_t *fwd = json_array();
@@ -283,13 +288,14 @@ json_t *vm_spec_to_json(const struct vm_spec *s)
 	if (s->cpu_max_percent)
 		json_object_set_new(cg, "cpu_max_percent", json_integer(s->cpu_max_percent));
 	if (s->memory_max_mib)
-		json_object_set_new(cg, "memory_max_mib", json_integer((json_int_t)s->memory_max_mib));
+		json_object_set_new(cg, "memory_max_mib",
+				    json_integer((json_int_t)s->memory_max_mib));
 	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:o,s:b,s:b,s:s,s:b,s:o}", "name",
 		      s->name, "kernel", s->kernel, "initrd", s->initrd, "cmdline", s->cmdline,
 		      "kernel_format", s->kernel_format, "accel", s->accel, "cpus", (int)s->cpus,
-		      "mem_mib", (json_int_t)s->mem_mib, "disks", disks, "nets", nets, "rng", s->rng,
-		      "balloon", s->balloon, "console", s->console, "autostart", s->autostart,
-		      "cgroup", cg);
+		      "mem_mib", (json_int_t)s->mem_mib, "disks", disks, "nets", nets, "rng",
+		      s->rng, "balloon", s->balloon, "console", s->console, "autostart",
+		      s->autostart, "cgroup", cg);
 	/* An empty initrd is "none": parse that back as absent. */
 	if (j && !s->initrd[0])
 		json_object_del(j, "initrd");

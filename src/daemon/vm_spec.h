@@ -14,9 +14,9 @@
 
 #include "vm/config.h"
 
-#define VM_NAME_MAX  64
-#define VM_PATH_MAX  4096
-#define VM_NET_MAX   512 /* one --net option string */
+#define VM_NAME_MAX 64
+#define VM_PATH_MAX 4096
+#define VM_NET_MAX  512 /* one --net option string */
 
 struct vm_spec {
 	char name[VM_NAME_MAX + 1]; /* "" until vm_spec_parse or the registry names it */

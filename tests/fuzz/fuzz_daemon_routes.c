@@ -25,7 +25,9 @@ int vm_spawn(struct daemon *d, struct vm_entry *e, char *err, size_t err_len)
 	snprintf(err, err_len, "spawning is stubbed out");
 	return -EIO;
 }
-void vm_kill(struct daemon *d, struct vm_entry *e) {}
+void vm_kill(struct daemon *d, struct vm_entry *e)
+{
+}
 int forward(const char *sock, const char *method, const char *path, const char *body,
 	    struct fwd_reply *r, long timeout_ms)
 {
@@ -51,8 +53,12 @@ char *prometheus_text(struct daemon *d, size_t *len)
 	*len = 0;
 	return strdup("");
 }
-void cgroup_place(struct daemon *d, struct vm_entry *e) {}
-void cgroup_remove(struct vm_entry *e) {}
+void cgroup_place(struct daemon *d, struct vm_entry *e)
+{
+}
+void cgroup_remove(struct vm_entry *e)
+{
+}
 
 static void add_vm(struct daemon *d, unsigned id, const char *name, enum vm_state st)
 {
@@ -95,8 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(path, data + 1, plen);
 		path[plen] = '\0';
 		api_dispatch(daemon_routes, daemon_nr_routes, &d, methods[data[0] % 6], path,
-			     nl ? (const char *)nl + 1 : NULL, nl ? size - plen - 2 : 0, &out, allow,
-			     sizeof(allow));
+			     nl ? (const char *)nl + 1 : NULL, nl ? size - plen - 2 : 0, &out,
+			     allow, sizeof(allow));
 		json_decref(out);
 	}
 	while (d.vms) {

@@ -46,15 +46,16 @@ static void test_full(void **state)
 	char err[256];
 
 	assert_int_equal(
-	    parse("{\"name\": \"web1\", \"kernel\": \"/vmlinuz\", \"initrd\": \"/initrd\","
-		  "\"cmdline\": \"console=ttyS0\", \"kernel_format\": \"linux\", \"accel\": \"emu\","
-		  "\"cpus\": 2, \"mem_mib\": 512, \"disks\": [{\"path\": \"/img.raw\", "
-		  "\"read_only\": true}, {\"path\": \"/b,c\"}], \"nets\": [{\"type\": \"user\", "
-		  "\"hostfwd\": [\"tcp::2222-:22\", \"tcp::8080-:80\"]}, {\"type\": \"tap\", "
-		  "\"ifname\": \"tap0\"}], \"rng\": true, \"balloon\": true, \"console\": "
-		  "\"virtio\", \"autostart\": false, \"cgroup\": {\"cpu_max_percent\": 50, "
-		  "\"memory_max_mib\": 300}}",
-		  &s, err, sizeof(err)),
+	    parse(
+		"{\"name\": \"web1\", \"kernel\": \"/vmlinuz\", \"initrd\": \"/initrd\","
+		"\"cmdline\": \"console=ttyS0\", \"kernel_format\": \"linux\", \"accel\": \"emu\","
+		"\"cpus\": 2, \"mem_mib\": 512, \"disks\": [{\"path\": \"/img.raw\", "
+		"\"read_only\": true}, {\"path\": \"/b,c\"}], \"nets\": [{\"type\": \"user\", "
+		"\"hostfwd\": [\"tcp::2222-:22\", \"tcp::8080-:80\"]}, {\"type\": \"tap\", "
+		"\"ifname\": \"tap0\"}], \"rng\": true, \"balloon\": true, \"console\": "
+		"\"virtio\", \"autostart\": false, \"cgroup\": {\"cpu_max_percent\": 50, "
+		"\"memory_max_mib\": 300}}",
+		&s, err, sizeof(err)),
 	    0);
 	assert_string_equal(s.name, "web1");
 	assert_int_equal(s.nr_disks, 2);
@@ -71,19 +72,19 @@ static void test_full(void **state)
 static void test_rejects(void **state)
 {
 	static const char *const bad[] = {
-	    "{}",					      /* kernel is required */
-	    "{\"kernel\": \"/k\", \"bogus\": 1}",	      /* unknown field */
-	    "{\"kernel\": \"relative\"}",		      /* not absolute */
-	    "{\"kernel\": 5}",				      /* wrong type */
-	    "{\"kernel\": \"/k\", \"cpus\": 0}",	      /* out of range */
-	    "{\"kernel\": \"/k\", \"cpus\": 65}",	      /* out of range */
-	    "{\"kernel\": \"/k\", \"cpus\": -1}",	      /* negative */
-	    "{\"kernel\": \"/k\", \"mem_mib\": 1}",	      /* below the minimum */
-	    "{\"kernel\": \"/k\", \"mem_mib\": 5000}",	      /* above the host */
-	    "{\"kernel\": \"/k\", \"name\": \"-x\"}",	      /* bad first character */
-	    "{\"kernel\": \"/k\", \"name\": \"a/b\"}",	      /* slash */
-	    "{\"kernel\": \"/k\", \"name\": \"\"}",	      /* empty */
-	    "{\"kernel\": \"/k\", \"accel\": \"tcg\"}",	      /* unknown engine */
+	    "{}",					       /* kernel is required */
+	    "{\"kernel\": \"/k\", \"bogus\": 1}",	       /* unknown field */
+	    "{\"kernel\": \"relative\"}",		       /* not absolute */
+	    "{\"kernel\": 5}",				       /* wrong type */
+	    "{\"kernel\": \"/k\", \"cpus\": 0}",	       /* out of range */
+	    "{\"kernel\": \"/k\", \"cpus\": 65}",	       /* out of range */
+	    "{\"kernel\": \"/k\", \"cpus\": -1}",	       /* negative */
+	    "{\"kernel\": \"/k\", \"mem_mib\": 1}",	       /* below the minimum */
+	    "{\"kernel\": \"/k\", \"mem_mib\": 5000}",	       /* above the host */
+	    "{\"kernel\": \"/k\", \"name\": \"-x\"}",	       /* bad first character */
+	    "{\"kernel\": \"/k\", \"name\": \"a/b\"}",	       /* slash */
+	    "{\"kernel\": \"/k\", \"name\": \"\"}",	       /* empty */
+	    "{\"kernel\": \"/k\", \"accel\": \"tcg\"}",	       /* unknown engine */
 	    "{\"kernel\": \"/k\", \"kernel_format\": \"pe\"}", /* unknown format */
 	    "{\"kernel\": \"/k\", \"console\": \"vga\"}",
 	    "{\"kernel\": \"/k\", \"disks\": {}}",
@@ -150,10 +151,11 @@ static void test_roundtrip_and_argv(void **state)
 		strcat(joined, *p);
 		strcat(joined, " ");
 	}
-	assert_string_equal(joined, "/usr/bin/petrel run --api-sock=/st/vms/a/api.sock "
-				    "--serial=console:/st/vms/a/console.sock --accel=emu --cpus=3 "
-				    "--mem=256 --console=serial --kernel /k --kernel-format=multiboot "
-				    "--cmdline  --disk=/d,rw --net=user ");
+	assert_string_equal(joined,
+			    "/usr/bin/petrel run --api-sock=/st/vms/a/api.sock "
+			    "--serial=console:/st/vms/a/console.sock --accel=emu --cpus=3 "
+			    "--mem=256 --console=serial --kernel /k --kernel-format=multiboot "
+			    "--cmdline  --disk=/d,rw --net=user ");
 	vm_spec_argv_free(argv);
 	/* Without autostart the kernel comes later, through PUT /boot-source. */
 	s.autostart = false;
@@ -171,8 +173,10 @@ static void test_roundtrip_and_argv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),	   cmocka_unit_test(test_full),
-	    cmocka_unit_test(test_rejects),	   cmocka_unit_test(test_name_valid),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_name_valid),
 	    cmocka_unit_test(test_roundtrip_and_argv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
