@@ -51,6 +51,7 @@ struct vm_entry {
 	bool watched;		      /* pidfd registered with the event loop */
 	bool destroying;	      /* DELETE in progress: its SIGKILL is not a crash */
 	int64_t started_ms;	      /* unix ms */
+	int64_t ended_ms;	      /* unix ms, once shutoff or crashed */
 	struct vm_exit exit;	      /* valid in VM_SHUTOFF / VM_CRASHED */
 	char cgroup[VM_PATH_MAX];     /* "" when not placed in a cgroup */
 };

@@ -83,26 +83,22 @@ static json_t *exit_json(const struct vm_exit *x)
 
 json_t *registry_summary(struct daemon *d, struct vm_entry *e, bool with_spec)
 {
+	char console[VM_PATH_MAX + 32];
 	bool live;
 	json_t *j;
 
+	snprintf(console, sizeof(console), "%s/console.sock", e->dir);
 	pthread_mutex_lock(&d->lock);
-	live = e->state != VM_SHUTOFF && e->state != VM_CRASHED;
-	j = json_pack("{s:i,s:s,s:s,s:i,s:I,s:o,s:I,s:I,s:s%,s:o}", "id", (int)e->id, "name",
+	live = vm_state_live(e->state);
+	j = json_pack("{s:i,s:s,s:s,s:i,s:I,s:o,s:I,s:I,s:s,s:o}", "id", (int)e->id, "name",
 		      e->spec->name, "state", vm_state_name(e->state), "cpus", (int)e->spec->cpus,
 		      "mem_mib", (json_int_t)e->spec->mem_mib, "pid",
 		      live ? json_integer(e->pid) : json_null(), "started_ms",
 		      (json_int_t)e->started_ms, "uptime_ms",
-		      (json_int_t)(live ? now_ms() - e->started_ms : 0), "console_socket", e->dir,
-		      strlen(e->dir), "exit", live ? json_null() : exit_json(&e->exit));
-	if (j) {
-		char path[VM_PATH_MAX + 32];
-
-		snprintf(path, sizeof(path), "%s/console.sock", e->dir);
-		json_object_set_new(j, "console_socket", json_string(path));
-		if (with_spec)
-			json_object_set_new(j, "spec", vm_spec_to_json(e->spec));
-	}
+		      (json_int_t)((live ? now_ms() : e->ended_ms) - e->started_ms),
+		      "console_socket", console, "exit", live ? json_null() : exit_json(&e->exit));
+	if (j && with_spec)
+		json_object_set_new(j, "spec", vm_spec_to_json(e->spec));
 	pthread_mutex_unlock(&d->lock);
 	return j;
 }
@@ -191,7 +187,7 @@ int registry_save_exit(struct vm_entry *e)
 	if (j)
 		json_object_set_new(j, "state", json_string(vm_state_name(e->state)));
 	if (j)
-		json_object_set_new(j, "ended_ms", json_integer(now_ms()));
+		json_object_set_new(j, "ended_ms", json_integer(e->ended_ms));
 	return save_json(e->dir, "exit.json", j);
 }
 

@@ -87,6 +87,7 @@ static void on_vm_exit(void *opaque, int fd, uint32_t events)
 	}
 	pthread_mutex_lock(&d->lock);
 	e->state = vm_exit_classify(si.si_code, si.si_status, have, &e->exit);
+	e->ended_ms = now_ms();
 	if (!e->destroying) {
 		registry_save_exit(e);
 		vm_log(e, e->state == VM_SHUTOFF ? "info" : "error", "exit", "%s", e->exit.reason);
@@ -313,6 +314,7 @@ static void adopt_one(struct daemon *d, const char *name)
 		e->exit.signal = (int)json_integer_value(g);
 		snprintf(e->exit.reason, sizeof(e->exit.reason), "%s",
 			 json_string_value(json_object_get(ex, "reason")) ?: "");
+		e->ended_ms = json_integer_value(json_object_get(ex, "ended_ms"));
 		json_decref(ex);
 	} else if (e->pid > 0 && e->starttime && proc_starttime(e->pid) == e->starttime &&
 		   (e->pidfd = sys_pidfd_open(e->pid)) >= 0 &&
@@ -338,6 +340,7 @@ static void adopt_one(struct daemon *d, const char *name)
 		e->state = VM_CRASHED;
 		snprintf(e->exit.reason, sizeof(e->exit.reason),
 			 "the VM process (pid %d) ended while petreld was not running", e->pid);
+		e->ended_ms = e->started_ms; /* when is unknown */
 		registry_save_exit(e);
 		vm_log(e, "error", "adopt", "%s", e->exit.reason);
 	}

@@ -243,6 +243,7 @@ def main():
         check(st["state"] == "crashed" and st["exit"]["signal"] == 9 and st["exit"]["status"] is None,
               "SIGKILLed VM is crashed with signal 9: %r" % st)
         check(os.path.exists(os.path.join(d.state, "vms", "t07", "exit.json")), "exit.json written")
+        check(st["uptime_ms"] > 0 and st["pid"] is None, "an ended VM keeps its run time, no pid")
         others = [v for v in d.req("GET", "/vms")[1] if v["name"] != "t07"]
         check(len(others) == 19 and all(v["state"] == "running" for v in others), "others running")
         fault(d.req("PATCH", "/vms/t07/vm", {"state": "Paused"}), 409, "pause a crashed VM")
