@@ -261,14 +261,27 @@ def main():
                     os.kill(pids[n], 0)
                 except ProcessLookupError:
                     check(False, "VM %s died with the daemon" % n)
+        # t11's recorded start time no longer matches its pid, as if the pid had
+        # been recycled: that process must not be adopted (nor signalled).
+        sj = os.path.join(d.state, "vms", "t11", "state.json")
+        st11 = json.load(open(sj))
+        st11["starttime"] += 1
+        json.dump(st11, open(sj, "w"))
         d.start()
         lst = {v["name"]: v for v in d.req("GET", "/vms")[1]}
+        check(lst["t11"]["state"] == "crashed" and "not running" in lst["t11"]["exit"]["reason"],
+              "a pid with another start time is not adopted: %r" % lst["t11"])
+        try:
+            os.kill(pids["t11"], 0)
+        except ProcessLookupError:
+            check(False, "the unadopted process was left alone")
+        os.kill(pids["t11"], signal.SIGKILL)  # ours to clean up: the daemon forgot it
         check(len(lst) == 20, "20 VMs known after restart")
         check(lst["t07"]["state"] == "crashed" and lst["t07"]["exit"]["signal"] == 9,
               "crash remembered across restart %r" % lst["t07"])
         check(lst["t02"]["state"] == "paused", "paused VM re-adopted as paused")
         check(all(lst[n]["state"] == "running" and lst[n]["pid"] == pids[n]
-                  for n in names if n not in ("t07", "t02")), "re-adopted running VMs")
+                  for n in names if n not in ("t07", "t02", "t11")), "re-adopted running VMs")
         check(d.req("PATCH", "/vms/t02/vm", {"state": "Resumed"})[0] == 204, "resume after restart")
         check(d.req("PATCH", "/vms/t04/vm", {"state": "Paused"})[0] == 204, "pause after restart")
         # A re-adopted VM killed: noticed, though its status is unknown.
