@@ -50,13 +50,14 @@ char *prometheus_text(struct daemon *d, size_t *len)
 					      "net_tx_bytes"};
 	static const char *const states[] = {"created", "running", "paused", "shutoff", "crashed"};
 	struct vm_entry *list[4096];
+	enum vm_state state[4096];
 	struct buf b = {malloc(4096), 0, 4096};
 	json_t *m[4096];
 	unsigned n = 0;
 
 	pthread_mutex_lock(&d->lock);
 	for (struct vm_entry *e = d->vms; e && n < 4096; e = e->next)
-		list[n++] = e;
+		state[n] = e->state, list[n++] = e;
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < n; i++)
 		m[i] = vm_metrics(d, list[i]);
@@ -67,7 +68,7 @@ char *prometheus_text(struct daemon *d, size_t *len)
 	add(&b,
 	    "# HELP petrel_vm_state 1 for the VM's current state.\n# TYPE petrel_vm_state gauge\n");
 	for (unsigned i = 0; i < n; i++) {
-		const char *cur = vm_state_name(list[i]->state);
+		const char *cur = vm_state_name(state[i]); /* read under the lock */
 
 		for (unsigned s = 0; s < 5; s++)
 			add(&b, "petrel_vm_state{vm=\"%s\",state=\"%s\"} %d\n", list[i]->spec->name,
