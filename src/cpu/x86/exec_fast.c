@@ -85,6 +85,232 @@ static const x86_handler alu_rr_rev[2][8] = {
 	{ g_add_64, g_or_64, g_adc_64, g_sbb_64, g_and_64, g_sub_64, g_xor_64, g_cmp_64 },
 };
 
+/*
+ * ALU forms with a memory operand (no LOCK): "op reg, [mem]" reads memory
+ * and writes the register; "op [mem], reg/imm" is a read-modify-write that
+ * goes through the write TLB entry once when it maps the page (a write
+ * entry implies the page is readable and holds no code), else through the
+ * generic read then write, like x86_rmw_read()/x86_rmw_write().
+ */
+#define ALU_RM(name, size, T, OPEXPR, LF, WRITE)                                                \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		T m;                                                                             \
+		uint64_t d, s, r;                                                                \
+		int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &m, sizeof(T));             \
+		if (unlikely(rc))                                                                \
+			return rc;                                                               \
+		d = (T)cpu->gpr[in->reg];                                                        \
+		s = m;                                                                           \
+		OPEXPR;                                                                          \
+		x86_lazy(cpu, LF, size, d, s, r);                                                \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->reg] = (T)r;                                                \
+		return 0;                                                                        \
+	}
+
+static inline void *rmw_host(struct x86_cpu *cpu, uint64_t la, unsigned len)
+{
+	const struct x86_tlb_entry *e = &cpu->tlb[X86_ACC_WRITE][(la >> 12) & (X86_TLB_SIZE - 1)];
+
+	if (likely(e->tag == (la & ~0xfffull) && (la & 0xfff) + len <= 0x1000))
+		return (void *)(uintptr_t)(la + e->addend);
+	return NULL;
+}
+
+/* SRC is an expression of cpu and in: the register or the immediate. */
+#define ALU_MR(name, size, T, SRC, OPEXPR, LF, WRITE)                                           \
+	static int name(struct x86_cpu *cpu, const struct x86_insn *in)                         \
+	{                                                                                        \
+		uint64_t la, d, s, r;                                                            \
+		T m;                                                                             \
+		void *p;                                                                         \
+		int rc = x86_linear(cpu, in->seg, x86_ea(cpu, in), sizeof(T), &la);              \
+		if (unlikely(rc))                                                                \
+			return x86_ss_fault(cpu, in->seg, rc);                                   \
+		p = WRITE ? rmw_host(cpu, la, sizeof(T)) : NULL;                                 \
+		if (p) {                                                                         \
+			memcpy(&m, p, sizeof(T));                                                \
+		} else {                                                                         \
+			rc = x86_read_lin(cpu, la, &m, sizeof(T));                               \
+			if (unlikely(rc))                                                        \
+				return x86_ss_fault(cpu, in->seg, rc);                           \
+		}                                                                                \
+		d = m;                                                                           \
+		s = (T)(SRC);                                                                    \
+		OPEXPR;                                                                          \
+		if (WRITE) {                                                                     \
+			T w = (T)r;                                                              \
+			if (p) {                                                                 \
+				memcpy(p, &w, sizeof(T));                                        \
+			} else {                                                                 \
+				rc = x86_write_lin(cpu, la, &w, sizeof(T));                      \
+				if (unlikely(rc))                                                \
+					return x86_ss_fault(cpu, in->seg, rc);                   \
+			}                                                                        \
+		}                                                                                \
+		x86_lazy(cpu, LF, size, d, s, r);                                                \
+		return 0;                                                                        \
+	}
+
+#define MEMOPS(op, OPEXPR, LF, WRITE)                                                           \
+	ALU_RM(m_##op##_64, 8, uint64_t, OPEXPR, LF, WRITE)                                      \
+	ALU_RM(m_##op##_32, 4, uint32_t, OPEXPR, LF, WRITE)                                      \
+	ALU_MR(n_##op##_64, 8, uint64_t, cpu->gpr[in->reg], OPEXPR, LF, WRITE)                   \
+	ALU_MR(n_##op##_32, 4, uint32_t, cpu->gpr[in->reg], OPEXPR, LF, WRITE)                   \
+	ALU_MR(n_##op##_64_i, 8, uint64_t, in->imm, OPEXPR, LF, WRITE)                           \
+	ALU_MR(n_##op##_32_i, 4, uint32_t, in->imm, OPEXPR, LF, WRITE)
+MEMOPS(add, r = d + s, X86_LF_ADD, 1)
+MEMOPS(or, r = d | s, X86_LF_LOGIC, 1)
+MEMOPS(adc, r = d + s + x86_get_cf(cpu), X86_LF_ADC, 1)
+MEMOPS(sbb, r = d - s - x86_get_cf(cpu), X86_LF_SBB, 1)
+MEMOPS(and, r = d & s, X86_LF_LOGIC, 1)
+MEMOPS(sub, r = d - s, X86_LF_SUB, 1)
+MEMOPS(xor, r = d ^ s, X86_LF_LOGIC, 1)
+MEMOPS(cmp, r = d - s, X86_LF_SUB, 0)
+ALU_MR(n_test_64, 8, uint64_t, cpu->gpr[in->reg], r = d & s, X86_LF_LOGIC, 0)
+ALU_MR(n_test_32, 4, uint32_t, cpu->gpr[in->reg], r = d & s, X86_LF_LOGIC, 0)
+ALU_MR(n_test_64_i, 8, uint64_t, in->imm, r = d & s, X86_LF_LOGIC, 0)
+ALU_MR(n_test_32_i, 4, uint32_t, in->imm, r = d & s, X86_LF_LOGIC, 0)
+
+/* op reg, [mem] (03 0B ... 3B) */
+static const x86_handler alu_rm_mem[2][8] = {
+	{ m_add_32, m_or_32, m_adc_32, m_sbb_32, m_and_32, m_sub_32, m_xor_32, m_cmp_32 },
+	{ m_add_64, m_or_64, m_adc_64, m_sbb_64, m_and_64, m_sub_64, m_xor_64, m_cmp_64 },
+};
+/* op [mem], reg (01 09 ... 39) */
+static const x86_handler alu_mr_mem[2][8] = {
+	{ n_add_32, n_or_32, n_adc_32, n_sbb_32, n_and_32, n_sub_32, n_xor_32, n_cmp_32 },
+	{ n_add_64, n_or_64, n_adc_64, n_sbb_64, n_and_64, n_sub_64, n_xor_64, n_cmp_64 },
+};
+/* op [mem], imm (81 83) */
+static const x86_handler alu_mi_mem[2][8] = {
+	{ n_add_32_i, n_or_32_i, n_adc_32_i, n_sbb_32_i, n_and_32_i, n_sub_32_i, n_xor_32_i,
+	  n_cmp_32_i },
+	{ n_add_64_i, n_or_64_i, n_adc_64_i, n_sbb_64_i, n_and_64_i, n_sub_64_i, n_xor_64_i,
+	  n_cmp_64_i },
+};
+
+/* MOV [mem], imm32 (C7 /0) */
+static int f_store_i_64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t v = in->imm;
+
+	return x86_write_mem(cpu, in->seg, x86_ea(cpu, in), &v, 8);
+}
+
+static int f_store_i_32(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint32_t v = (uint32_t)in->imm;
+
+	return x86_write_mem(cpu, in->seg, x86_ea(cpu, in), &v, 4);
+}
+
+/* IMUL reg, reg (0F AF) and MUL/IMUL rDX:rAX, reg (F7 /4 /5). */
+typedef unsigned __int128 fu128;
+typedef __int128 fs128;
+
+static int f_imul_rr_64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	fs128 p = (fs128)(int64_t)cpu->gpr[in->reg] * (int64_t)cpu->gpr[in->rm];
+	uint64_t lo = (uint64_t)p;
+
+	cpu->gpr[in->reg] = lo;
+	x86_lazy(cpu, X86_LF_SZP, 8, 0, p != (fs128)(int64_t)lo ? X86_CF | X86_OF : 0, lo);
+	return 0;
+}
+
+static int f_imul_rr_32(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	int64_t p = (int64_t)(int32_t)cpu->gpr[in->reg] * (int32_t)cpu->gpr[in->rm];
+	uint32_t lo = (uint32_t)p;
+
+	cpu->gpr[in->reg] = lo;
+	x86_lazy(cpu, X86_LF_SZP, 4, 0, p != (int64_t)(int32_t)lo ? X86_CF | X86_OF : 0, lo);
+	return 0;
+}
+
+static int f_mul_r_64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	fu128 p = (fu128)cpu->gpr[X86_RAX] * cpu->gpr[in->rm];
+	uint64_t lo = (uint64_t)p, hi = (uint64_t)(p >> 64);
+
+	cpu->gpr[X86_RAX] = lo;
+	cpu->gpr[X86_RDX] = hi;
+	x86_lazy(cpu, X86_LF_SZP, 8, 0, hi ? X86_CF | X86_OF : 0, lo);
+	return 0;
+}
+
+static int f_mul_m_64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t s, lo, hi;
+	fu128 p;
+	int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &s, 8);
+
+	if (unlikely(rc))
+		return rc;
+	p = (fu128)cpu->gpr[X86_RAX] * s;
+	lo = (uint64_t)p;
+	hi = (uint64_t)(p >> 64);
+	cpu->gpr[X86_RAX] = lo;
+	cpu->gpr[X86_RDX] = hi;
+	x86_lazy(cpu, X86_LF_SZP, 8, 0, hi ? X86_CF | X86_OF : 0, lo);
+	return 0;
+}
+
+/* MOVSXD r64, r/m32 (63 with REX.W, 64-bit mode). */
+static int f_movsxd_r(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = (uint64_t)(int64_t)(int32_t)cpu->gpr[in->rm];
+	return 0;
+}
+
+static int f_movsxd_m(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	int32_t v;
+	int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &v, 4);
+
+	if (unlikely(rc))
+		return rc;
+	cpu->gpr[in->reg] = (uint64_t)(int64_t)v;
+	return 0;
+}
+
+/* PUSH/POP r64 in 64-bit mode (SS has no base there): straight through the
+ * TLB entry when it maps the slot, else the generic x86_push/x86_pop. */
+static int f_push64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t v = cpu->gpr[in->reg], sp = cpu->gpr[X86_RSP] - 8;
+	void *p = rmw_host(cpu, sp, 8);
+
+	if (likely(p)) {
+		memcpy(p, &v, 8);
+		cpu->gpr[X86_RSP] = sp;
+		return 0;
+	}
+	return x86_push(cpu, 8, v);
+}
+
+static int f_pop64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t sp = cpu->gpr[X86_RSP], v;
+	const struct x86_tlb_entry *e = &cpu->tlb[X86_ACC_READ][(sp >> 12) & (X86_TLB_SIZE - 1)];
+
+	if (likely(e->tag == (sp & ~0xfffull) && (sp & 0xfff) <= 0x1000 - 8)) {
+		memcpy(&v, (void *)(uintptr_t)(sp + e->addend), 8);
+	} else {
+		int rc = x86_pop(cpu, 8, &v);
+
+		if (unlikely(rc))
+			return rc;
+		cpu->gpr[in->reg] = v;
+		return 0;
+	}
+	cpu->gpr[X86_RSP] = sp + 8;
+	cpu->gpr[in->reg] = v; /* POP RSP: the popped value wins */
+	return 0;
+}
+
 static int f_mov_rr_64(struct x86_cpu *cpu, const struct x86_insn *in)
 {
 	cpu->gpr[in->rm] = cpu->gpr[in->reg];
@@ -195,8 +421,7 @@ static int f_jcc(struct x86_cpu *cpu, const struct x86_insn *in)
 		uint32_t f;                                                                      \
 		BODY;                                                                            \
 		cpu->gpr[in->rm] = (T)r;                                                         \
-		f |= x86_szp(r, size);                                                           \
-		x86_flags_set(cpu, X86_STATUS_FLAGS, f);                                         \
+		x86_lazy(cpu, X86_LF_SZP, size, d, f, r); /* SF ZF PF when read; AF = 0 */     \
 		return 0;                                                                        \
 	}
 #define SHL_BODY                                                                               \
@@ -303,22 +528,25 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 	if (!sz)
 		return NULL;
 	if (in->map == X86_MAP_1B) {
-		if (op < 0x40 && (op & 7) == 1 && reg)
-			return alu_rr[w][op >> 3];
-		if (op < 0x40 && (op & 7) == 3 && reg)
-			return alu_rr_rev[w][op >> 3];
-		if ((op == 0x81 || op == 0x83) && reg) {
+		if (op < 0x40 && (op & 7) == 1)
+			return reg ? alu_rr[w][op >> 3] : alu_mr_mem[w][op >> 3];
+		if (op < 0x40 && (op & 7) == 3)
+			return reg ? alu_rr_rev[w][op >> 3] : alu_rm_mem[w][op >> 3];
+		if (op == 0x81 || op == 0x83) {
 			if (!w)
 				in->imm = (uint32_t)in->imm;
-			return alu_ri[w][(in->modrm >> 3) & 7];
+			return reg ? alu_ri[w][(in->modrm >> 3) & 7]
+				   : alu_mi_mem[w][(in->modrm >> 3) & 7];
 		}
-		if (op == 0x85 && reg)
-			return w ? f_test_64 : f_test_32;
-		if (op == 0xf7 && reg && ((in->modrm >> 3) & 7) == 0) {
+		if (op == 0x85)
+			return reg ? (w ? f_test_64 : f_test_32) : (w ? n_test_64 : n_test_32);
+		if (op == 0xf7 && ((in->modrm >> 3) & 7) == 0) {
 			if (!w)
 				in->imm = (uint32_t)in->imm;
-			return w ? f_test_64_i : f_test_32_i;
+			return reg ? (w ? f_test_64_i : f_test_32_i) : (w ? n_test_64_i : n_test_32_i);
 		}
+		if (op == 0xf7 && ((in->modrm >> 3) & 7) == 4 && w)
+			return reg ? f_mul_r_64 : f_mul_m_64;
 		if (op == 0x89)
 			return reg ? (w ? f_mov_rr_64 : f_mov_rr_32) : (w ? f_store_64 : f_store_32);
 		if (op == 0x8b)
@@ -328,10 +556,10 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 				in->imm = (uint32_t)in->imm;
 			return f_mov_ri;
 		}
-		if (op == 0xc7 && reg) {
+		if (op == 0xc7 && ((in->modrm >> 3) & 7) == 0) {
 			if (!w)
 				in->imm = (uint32_t)in->imm;
-			return f_mov_rmi;
+			return reg ? f_mov_rmi : (w ? f_store_i_64 : f_store_i_32);
 		}
 		if (op == 0x8d && in->adsize == 8)
 			return f_lea;
@@ -357,9 +585,19 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 		}
 		if (op >= 0x70 && op <= 0x7f && cpu->mode == X86_MODE_LONG64)
 			return f_jcc;
+		if (cpu->mode == X86_MODE_LONG64 && w) {
+			if (op >= 0x50 && op <= 0x57)
+				return f_push64;
+			if (op >= 0x58 && op <= 0x5f)
+				return f_pop64;
+			if (op == 0x63)
+				return reg ? f_movsxd_r : f_movsxd_m;
+		}
 	} else if (in->map == X86_MAP_0F) {
 		if (op >= 0x80 && op <= 0x8f && cpu->mode == X86_MODE_LONG64)
 			return f_jcc;
+		if (op == 0xaf && reg)
+			return w ? f_imul_rr_64 : f_imul_rr_32;
 		/* MOVZX to 32/64 bits zero-extends to 64 either way. */
 		if (op == 0xb6)
 			return reg ? f_movzx8_r : f_movzx8_m;

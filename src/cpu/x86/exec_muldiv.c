@@ -10,9 +10,8 @@ typedef __int128 s128;
 
 static void mul_flags(struct x86_cpu *cpu, unsigned size, uint64_t lo, bool ovf)
 {
-	uint32_t f = x86_szp(lo, size) | (ovf ? X86_CF | X86_OF : 0);
-
-	x86_flags_set(cpu, X86_STATUS_FLAGS, f);
+	/* SF ZF PF from the low half when read (lazy), CF = OF = ovf, AF = 0. */
+	x86_lazy(cpu, X86_LF_SZP, size, 0, ovf ? X86_CF | X86_OF : 0, lo);
 }
 
 /* Store a double-width result: AX for bytes, else rDX:rAX. */

@@ -32,6 +32,9 @@ static uint32_t flags_of(unsigned op, unsigned size, uint64_t d, uint64_t s, uin
 	case X86_LF_LOGIC:
 		/* CF = OF = 0; AF is undefined: we clear it as current hosts do. */
 		break;
+	case X86_LF_SZP:
+		f |= (uint32_t)s & (X86_CF | X86_OF | X86_AF);
+		break;
 	case X86_LF_INC:
 		f |= old & X86_CF;
 		f |= (r & m) == (1ull << top) ? X86_OF : 0;
@@ -75,6 +78,8 @@ bool x86_get_cf(struct x86_cpu *cpu)
 		return (((~d & s) | ((~d | s) & r)) >> top) & 1;
 	case X86_LF_LOGIC:
 		return false;
+	case X86_LF_SZP:
+		return s & X86_CF;
 	}
 	return cpu->rflags & X86_CF; /* INC/DEC keep CF in rflags */
 }

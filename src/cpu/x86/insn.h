@@ -128,6 +128,9 @@ extern const struct x86_optable x86_tab_alu, x86_tab_shift, x86_tab_muldiv, x86_
 enum {
 	X86_LF_NONE = 0, X86_LF_ADD, X86_LF_ADC, X86_LF_SUB, X86_LF_SBB, X86_LF_LOGIC,
 	X86_LF_INC, X86_LF_DEC, X86_LF_NEG,
+	/* SF ZF PF from the result; CF OF AF are the bits given in lf_src
+	 * (shifts, multiplies: their flags are known when they execute). */
+	X86_LF_SZP,
 };
 #define X86_LF(op, size) ((op) * 4 + (__builtin_ctz(size)))
 
