@@ -305,12 +305,16 @@ static struct x86_block *lookup(struct x86_cpu *cpu, int *err)
 	unsigned j = jc_of(rip);
 	struct x86_block *b = cc->jc[j], **pp;
 	uint64_t csb = cpu->seg[X86_CS].base;
+	const struct x86_tlb_entry *e;
 
 	la = cpu->mode == X86_MODE_LONG64 ? rip : csb + rip;
-	/* The fetch TLB entry must still be there: paging rights and mappings
-	 * are checked when it is filled (paging.c swaps and flushes it). */
+	e = &cpu->tlb[X86_ACC_FETCH][(la >> 12) & (X86_TLB_SIZE - 1)];
+	/* The fetch TLB entry must be there (paging rights were checked when it
+	 * was filled) and map the page to the same host page, i.e. the same
+	 * physical page the block was decoded from: then no TLB flush or CR3
+	 * write needs to clear this cache. */
 	if (likely(b && b->rip == rip && b->valid && b->mode == cpu->mode && b->cs_base == csb &&
-		   cpu->tlb[X86_ACC_FETCH][(la >> 12) & (X86_TLB_SIZE - 1)].tag == (la & ~0xfffull)))
+		   e->tag == (la & ~0xfffull) && e->addend == b->addend))
 		return b;
 	if (!x86_tlb_fill(cpu, la, X86_ACC_FETCH, &pa)) {
 		*err = x86_gpa_bad(pa) ? x86_gpa_rc(pa) : x86_mem_error(cpu, pa, 1);
@@ -339,7 +343,12 @@ static struct x86_block *lookup(struct x86_cpu *cpu, int *err)
 		if (!b)
 			return NULL;
 	}
-	cc->jc[j] = b;
+	/* Only blocks within one page and with a cached fetch translation go
+	 * into the linear cache: its check covers exactly the first page. */
+	if (b->page2 == ~0ull && e->tag == (la & ~0xfffull)) {
+		b->addend = e->addend;
+		cc->jc[j] = b;
+	}
 	return b;
 }
 

@@ -18,6 +18,10 @@ struct x86_block {
 	struct x86_block *hnext;    /* hash chain */
 	struct x86_block *pnext[2]; /* per code page lists (first, second page) */
 	uint64_t cs_base;
+	/* Host minus linear address of the first page when the block entered
+	 * the linear cache (exec.c lookup): a jc hit needs the fetch TLB entry
+	 * to carry the same value, i.e. map the same physical page. */
+	uintptr_t addend;
 	uint8_t mode;
 	uint8_t valid;
 	uint16_t n;

@@ -47,9 +47,10 @@ static void flush_where(struct x86_cpu *cpu, bool keep_global)
 {
 	flush_set(cpu->tlb, cpu->tlb_flags, keep_global);
 	flush_set(cpu->tlb_other, cpu->tlb_other_flags, keep_global);
-	/* Blocks are found by linear RIP first: a remapped RIP must miss. */
-	if (cpu->cc)
-		x86_cc_forget_linear(cpu);
+	/* Blocks found by linear RIP need no flush: a hit requires the fetch TLB
+	 * entry to map the block's own physical page (exec.c lookup), so a
+	 * remapped RIP misses once the entry is refilled. Keeping them across
+	 * CR3 writes matters: Linux switches CR3 on every context switch. */
 }
 
 void x86_paging_forget(struct x86_cpu *cpu)
@@ -95,8 +96,6 @@ void x86_tlb_flush_page(struct x86_cpu *cpu, uint64_t la)
 {
 	flush_page_set(cpu->tlb, cpu->tlb_flags, la);
 	flush_page_set(cpu->tlb_other, cpu->tlb_other_flags, la);
-	if (cpu->cc)
-		x86_cc_forget_linear(cpu);
 }
 
 /*
