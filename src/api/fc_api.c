@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "api/fc_api.h"
@@ -12,6 +13,8 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
+#include "util/compiler.h"
+#include "util/log.h"
 #include "vm/vm.h"
 
 #define HTTP_OK		 200
@@ -38,6 +41,7 @@ void fc_api_init(struct fc_api *a, const struct vm_config *base)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	a->metrics_fd = -1;
+	a->log_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &a->t0);
 	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 	a->cfg = *base;
@@ -75,6 +79,10 @@ void fc_api_destroy(struct fc_api *a)
 {
 	if (a->metrics_fd >= 0)
 		close(a->metrics_fd);
+	if (a->log_fd >= 0) {
+		log_set_sink(NULL, NULL);
+		close(a->log_fd);
+	}
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->lock);
 }
@@ -453,6 +461,73 @@ static unsigned get_balloon_stats(void *ctx, const struct api_request *req, json
 	return HTTP_OK;
 }
 
+/* The logger's output: petrel's log lines, as Firecracker's logger would write them. */
+static void logger_sink(enum log_level level, const char *msg, void *opaque)
+{
+	static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+	struct fc_api *a = opaque;
+	char line[1200];
+	int n;
+
+	if ((int)level > a->log_level)
+		return; /* also everything when "Off" (-1) */
+	n = snprintf(line, sizeof(line), "%s%s%s\n", a->log_show_level ? names[level] : "",
+		     a->log_show_level ? " " : "", msg);
+	if (n > 0) {
+		ssize_t w = write(a->log_fd, line, MIN((size_t)n, sizeof(line) - 1));
+		(void)w; /* a full pipe loses the line rather than stall a vCPU */
+	}
+}
+
+static unsigned put_logger(void *ctx, const struct api_request *req, json_t **out)
+{
+	const struct api_field f[] = {
+	    {"level", API_STRING, false, 0, 0},	   {"log_path", API_STRING, false, 0, 0},
+	    {"show_level", API_BOOL, false, 0, 0}, {"show_log_origin", API_BOOL, false, 0, 0},
+	    {"module", API_STRING, false, 0, 0},
+	};
+	static const struct {
+		const char *name;
+		int level; /* -1: off */
+	} levels[] = {{"error", LOG_ERROR}, {"warning", LOG_WARN}, {"info", LOG_INFO},
+		      {"debug", LOG_DEBUG}, {"trace", LOG_DEBUG},  {"off", -1}};
+	struct fc_api *a = ctx;
+	const json_t *v;
+	char err[256], path[4096];
+	int level = LOG_INFO, fd;
+
+	if (a->log_fd >= 0)
+		FAIL("the logger is already initialised");
+	if (!req->body)
+		FAIL("a request body is required");
+	if (api_check_fields(req->body, f, sizeof(f) / sizeof(f[0]), err, sizeof(err)))
+		FAIL("%s", err);
+	if ((v = json_object_get(req->body, "level"))) {
+		size_t i;
+
+		for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+			if (!strcasecmp(json_string_value(v), levels[i].name))
+				break;
+		if (i == sizeof(levels) / sizeof(levels[0]))
+			FAIL("field `level`: expected Error, Warning, Info, Debug, Trace or Off");
+		level = levels[i].level;
+	}
+	v = json_object_get(req->body, "log_path");
+	if (!v)
+		FAIL("field `log_path`: petrel needs a file or named pipe for the log");
+	if (!copy_str(path, sizeof(path), v) || !path[0])
+		FAIL("field `log_path`: invalid path");
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd < 0)
+		FAIL("field `log_path`: cannot open '%s': %s", path, strerror(errno));
+	a->log_fd = fd;
+	a->log_show_level = json_is_true(json_object_get(req->body, "show_level"));
+	/* Every message now goes to the sink, which filters by level ("Off": none). */
+	a->log_level = level;
+	log_set_sink(logger_sink, a);
+	return HTTP_NO_CONTENT;
+}
+
 static unsigned put_metrics(void *ctx, const struct api_request *req, json_t **out)
 {
 	const struct api_field f[] = {
@@ -755,6 +830,7 @@ const struct api_route fc_api_routes[] = {
     {"GET", "/balloon/statistics", get_balloon_stats},
     {"GET", "/petrel/metrics", get_petrel_metrics},
     {"PUT", "/metrics", put_metrics},
+    {"PUT", "/logger", put_logger},
     {"PUT", "/actions", put_actions},
     {"PATCH", "/vm", patch_vm},
     {"GET", "/vm/config", get_vm_config},

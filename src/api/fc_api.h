@@ -52,6 +52,9 @@ struct fc_api {
 	unsigned long long balloon_mib, balloon_stats_s;
 	char metrics_path[4096];
 	int metrics_fd; /* -1 until PUT /metrics */
+	int log_fd;	/* -1 until PUT /logger */
+	int log_level;	/* enum log_level, or -1 for "Off" */
+	bool log_show_level;
 	enum fc_state state;
 	struct vm *vm;
 	struct timespec t0;

@@ -321,6 +321,14 @@ def main():
         check(d.req("GET", "/vms/later")[1]["state"] == "running", "running after InstanceStart")
         check(console_replay(os.path.join(d.state, "vms", "later", "console.sock"),
                              b"halt guest ready"), "started VM's console")
+        # Firecracker's logger, forwarded: a file takes petrel's log lines.
+        lpath = os.path.join(tmp, "later-logger.log")
+        fault(d.req("PUT", "/vms/later/logger", {"log_path": lpath, "level": "Loud"}), 400,
+              "logger level")
+        check(d.req("PUT", "/vms/later/logger", {"log_path": lpath, "level": "debug",
+                                                 "show_level": True})[0] == 204, "PUT logger")
+        check(os.path.exists(lpath), "logger file created")
+        fault(d.req("PUT", "/vms/later/logger", {"log_path": lpath}), 400, "logger twice")
         check(d.req("PUT", "/vms/later/actions", {"action_type": "Reboot"})[0] == 204, "Reboot")
         time.sleep(0.2)
         check(d.req("GET", "/vms/later")[1]["state"] == "running", "running after Reboot")
