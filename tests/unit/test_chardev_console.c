@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-/* Read until `want` bytes arrived or nothing more comes for 500 ms. */
+/* Read until `want` bytes arrived or nothing more comes for 2 s. */
 static size_t read_all(int fd, uint8_t *buf, size_t want)
 {
 	size_t got = 0;
@@ -39,7 +40,7 @@ static size_t read_all(int fd, uint8_t *buf, size_t want)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
-		if (poll(&p, 1, 500) <= 0)
+		if (poll(&p, 1, 2000) <= 0)
 			break;
 		n = read(fd, buf + got, want - got);
 		if (n <= 0)
@@ -50,12 +51,14 @@ static size_t read_all(int fd, uint8_t *buf, size_t want)
 }
 
 static uint8_t typed[64];
-static size_t typed_len;
+static atomic_size_t typed_len; /* written by the chardev's reader thread */
 
 static void on_input(void *opaque, const uint8_t *buf, size_t len)
 {
-	memcpy(typed + typed_len, buf, len < sizeof(typed) - typed_len ? len : 0);
-	typed_len += len;
+	size_t at = atomic_load(&typed_len);
+
+	memcpy(typed + at, buf, len < sizeof(typed) - at ? len : 0);
+	atomic_fetch_add(&typed_len, len);
 }
 
 static void test_replay_and_replace(void **state)
@@ -88,9 +91,9 @@ static void test_replay_and_replace(void **state)
 	assert_memory_equal(got, "live", 4);
 	/* Input from the client reaches the device. */
 	assert_int_equal(write(a, "ls\n", 3), 3);
-	for (int i = 0; i < 100 && typed_len < 3; i++)
+	for (int i = 0; i < 500 && typed_len < 3; i++)
 		usleep(10000);
-	assert_int_equal(typed_len, 3);
+	assert_int_equal(atomic_load(&typed_len), 3);
 	assert_memory_equal(typed, "ls\n", 3);
 	/* A second client replaces the first, which sees end of file. */
 	b = connect_to(path);
