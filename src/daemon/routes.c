@@ -117,6 +117,15 @@ static void tail_file(const char *path, char *buf, size_t len)
 	close(fd);
 }
 
+/* Whether a VM has this name (d->lock held). */
+static bool name_taken(struct daemon *d, const char *name)
+{
+	for (struct vm_entry *o = d->vms; o; o = o->next)
+		if (!strcmp(o->spec->name, name))
+			return true;
+	return false;
+}
+
 static unsigned create_vm(void *ctx, const struct api_request *req, json_t **out)
 {
 	struct daemon *d = ctx;
@@ -139,8 +148,14 @@ static unsigned create_vm(void *ctx, const struct api_request *req, json_t **out
 	}
 	pthread_mutex_lock(&d->lock);
 	e->id = d->next_id;
-	if (!e->spec->name[0])
-		snprintf(e->spec->name, sizeof(e->spec->name), "vm%u", e->id);
+	if (!e->spec->name[0]) {
+		/* vm<id>, skipping ids whose default name someone chose for another VM */
+		do {
+			e->id = d->next_id++;
+			snprintf(e->spec->name, sizeof(e->spec->name), "vm%u", e->id);
+		} while (name_taken(d, e->spec->name));
+		d->next_id--; /* taken again below */
+	}
 	for (struct vm_entry *o = d->vms; o; o = o->next) {
 		if (!strcmp(o->spec->name, e->spec->name)) {
 			pthread_mutex_unlock(&d->lock);

@@ -312,6 +312,22 @@ def main():
               "Shutdown of a shutoff VM")
         check(d.req("DELETE", "/vms/hello")[0] == 204, "destroy hello")
 
+        # An unnamed VM is vm<id>, skipping an id whose default name is taken.
+        nid = d.req("GET", "/")[1]["vms"]  # no VM left: ids continue from the last
+        code, v = d.req("POST", "/vms", halt_spec("vm%d" % (len(names) + 3)))
+        check(code == 201, "create a VM named like a default name %r" % (v,))
+        spec = halt_spec("x")
+        del spec["name"]
+        code, u = d.req("POST", "/vms", spec)
+        check(code == 201 and u["name"] == "vm%d" % u["id"] and u["name"] != v["name"],
+              "unnamed VM gets a free vm<id> name: %r / %r" % (u, v))
+        code, u2 = d.req("POST", "/vms", spec)
+        check(code == 201 and u2["name"] == "vm%d" % u2["id"] and u2["id"] > u["id"],
+              "a second unnamed VM: %r" % (u2,))
+        for x in (v, u, u2):
+            d.req("DELETE", "/vms/%d" % x["id"])
+        check(nid == 0, "no VM left before the naming check")
+
         # autostart false: created, then InstanceStart.
         code, v = d.req("POST", "/vms", halt_spec("later", autostart=False, kernel_format="multiboot"))
         check(code == 201 and v["state"] == "created", "autostart false -> created %r" % v)
