@@ -63,41 +63,55 @@ static int console_connect(const char *path)
 	return fd;
 }
 
+/*
+ * How long the console keeps showing output after a non-terminal stdin
+ * ended: the replay of the ring and whatever follows, until the guest has
+ * been quiet this long. So `petrel console VM </dev/null` prints the recent
+ * output and returns.
+ */
+#define CONSOLE_DRAIN_MS 500
+
 /* Copy between the terminal and the socket until Ctrl-], EOF or an error. */
 static int console_loop(int sock, bool tty)
 {
+	bool input = true;
 	char buf[4096];
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
-				      {.fd = sock, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+				      {.fd = STDIN_FILENO, .events = POLLIN}};
 		ssize_t n;
+		int r;
 
 		if (console_stop)
 			return 0;
-		if (poll(p, 2, -1) < 0) {
+		r = poll(p, input ? 2 : 1, input ? -1 : CONSOLE_DRAIN_MS);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (r == 0)
+			return 0; /* drained after the end of input */
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(sock, buf, sizeof(buf));
 			if (n <= 0)
 				return 1; /* the VM process went away */
 			if (write_all(STDOUT_FILENO, buf, (size_t)n))
 				return -EIO;
 		}
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (input && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			char *esc;
 
 			n = read(STDIN_FILENO, buf, sizeof(buf));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
-				/* Not a terminal: end of input detaches. */
-				if (!tty)
-					return 0;
-				return -EIO;
+				if (tty)
+					return -EIO;
+				/* Not a terminal: the input ended; show what is still coming. */
+				input = false;
+				continue;
 			}
 			esc = memchr(buf, CONSOLE_ESCAPE, (size_t)n);
 			if (esc) {
@@ -136,7 +150,9 @@ int cli_console(int argc, char **argv)
 			    "Attach this terminal to the VM's console (its serial port, or hvc0\n"
 			    "with console virtio). Recent output (up to 64 KiB) is shown first.\n"
 			    "Ctrl-] detaches; the VM keeps running. One client at a time: a new\n"
-			    "one takes the console over.\n\n"
+			    "one takes the console over. When stdin is not a terminal, its end\n"
+			    "detaches once the output has been quiet for 0.5 s, so\n"
+			    "'petrel console VM </dev/null' prints the recent output.\n\n"
 			    "  --socket PATH   petreld's socket\n"
 			    "  -h, --help      this help\n");
 			return CLI_EXIT_OK;

@@ -227,6 +227,9 @@ def run_tests(tmp, sock):
     check(raw, "console: the terminal is raw while attached")
     check(restored, "console: the terminal settings are restored on exit")
     check(state_of(sock, "h1") == "running", "console: the VM keeps running after detach")
+    rc, out, err = petrel("console", "h1", sock=sock)  # stdin /dev/null
+    check(rc == 0 and READY in out, "console </dev/null prints the recent output and returns",
+          "%d %r %r" % (rc, out, err))
     rc, out, err = petrel("console", "nope", sock=sock)
     check(rc == 1 and "nope" in err, "console: unknown VM exits 1", "%d %r" % (rc, err))
 
