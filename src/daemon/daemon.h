@@ -87,6 +87,12 @@ int64_t now_ms(void);
 /* Look up by name or decimal id; caller holds no lock (handler thread). */
 struct vm_entry *registry_find(struct daemon *d, const char *name_or_id);
 unsigned registry_count(struct daemon *d);
+/* Every VM and its state at one instant, oldest first; free() the array (NULL: out of memory). */
+struct vm_snap {
+	struct vm_entry *e;
+	enum vm_state state;
+};
+struct vm_snap *registry_snapshot(struct daemon *d, unsigned *n);
 /* Summary JSON of one VM (takes the lock). with_spec adds "spec". */
 json_t *registry_summary(struct daemon *d, struct vm_entry *e, bool with_spec);
 /* Persist id / pid / start time (state.json, pid) of an entry. */

@@ -145,6 +145,9 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
+	/* Absolute, so the paths VM processes and clients get work from anywhere. */
+	if (realpath(d->state_dir, path) && strlen(path) < sizeof(d->state_dir))
+		strcpy(d->state_dir, path);
 	/* One daemon per state dir: a second one would adopt the same VMs. */
 	snprintf(path, sizeof(path), "%s/petreld.lock", d->state_dir);
 	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -49,18 +49,19 @@ char *prometheus_text(struct daemon *d, size_t *len)
 	static const char *const io_keys[] = {"blk_read_bytes", "blk_write_bytes", "net_rx_bytes",
 					      "net_tx_bytes"};
 	static const char *const states[] = {"created", "running", "paused", "shutoff", "crashed"};
-	struct vm_entry *list[4096];
-	enum vm_state state[4096];
 	struct buf b = {malloc(4096), 0, 4096};
-	json_t *m[4096];
-	unsigned n = 0;
+	unsigned n;
+	struct vm_snap *v = registry_snapshot(d, &n);
+	json_t **m = calloc(n ? n : 1, sizeof(*m));
 
-	pthread_mutex_lock(&d->lock);
-	for (struct vm_entry *e = d->vms; e && n < 4096; e = e->next)
-		state[n] = e->state, list[n++] = e;
-	pthread_mutex_unlock(&d->lock);
+	if (!v || !m || !b.p) {
+		free(v);
+		free(m);
+		free(b.p);
+		return NULL;
+	}
 	for (unsigned i = 0; i < n; i++)
-		m[i] = vm_metrics(d, list[i]);
+		m[i] = vm_metrics(d, v[i].e);
 	add(&b,
 	    "# HELP petrel_vms Number of VMs the daemon knows.\n# TYPE petrel_vms gauge\n"
 	    "petrel_vms %u\n",
@@ -68,16 +69,16 @@ char *prometheus_text(struct daemon *d, size_t *len)
 	add(&b,
 	    "# HELP petrel_vm_state 1 for the VM's current state.\n# TYPE petrel_vm_state gauge\n");
 	for (unsigned i = 0; i < n; i++) {
-		const char *cur = vm_state_name(state[i]); /* read under the lock */
+		const char *cur = vm_state_name(v[i].state); /* read under the lock */
 
 		for (unsigned s = 0; s < 5; s++)
-			add(&b, "petrel_vm_state{vm=\"%s\",state=\"%s\"} %d\n", list[i]->spec->name,
+			add(&b, "petrel_vm_state{vm=\"%s\",state=\"%s\"} %d\n", v[i].e->spec->name,
 			    states[s], !strcmp(cur, states[s]));
 	}
 #define GAUGE(metric, help, type, key)                                                             \
 	add(&b, "# HELP " metric " " help "\n# TYPE " metric " " type "\n");                       \
 	for (unsigned i = 0; i < n; i++)                                                           \
-		add(&b, metric "{vm=\"%s\"} %lld\n", list[i]->spec->name,                          \
+		add(&b, metric "{vm=\"%s\"} %lld\n", v[i].e->spec->name,                           \
 		    (long long)json_integer_value(json_object_get(m[i], key)));
 	GAUGE("petrel_vm_uptime_ms", "Milliseconds since the VM process started.", "gauge",
 	      "uptime_ms")
@@ -88,11 +89,11 @@ char *prometheus_text(struct daemon *d, size_t *len)
 		"# TYPE petrel_vm_vcpu_exits_total counter\n");
 	for (unsigned i = 0; i < n; i++) {
 		const char *k;
-		json_t *v;
+		json_t *cnt;
 
-		json_object_foreach(json_object_get(m[i], "vcpu_exits"), k, v)
+		json_object_foreach(json_object_get(m[i], "vcpu_exits"), k, cnt)
 		    add(&b, "petrel_vm_vcpu_exits_total{vm=\"%s\",kind=\"%s\"} %lld\n",
-			list[i]->spec->name, k, (long long)json_integer_value(v));
+			v[i].e->spec->name, k, (long long)json_integer_value(cnt));
 	}
 	for (unsigned k = 0; k < 4; k++) {
 		add(&b,
@@ -101,12 +102,14 @@ char *prometheus_text(struct daemon *d, size_t *len)
 		    io_keys[k], io_keys[k]);
 		for (unsigned i = 0; i < n; i++)
 			add(&b, "petrel_vm_%s_total{vm=\"%s\"} %lld\n", io_keys[k],
-			    list[i]->spec->name,
+			    v[i].e->spec->name,
 			    (long long)json_integer_value(
 				json_object_get(json_object_get(m[i], "io"), io_keys[k])));
 	}
 	for (unsigned i = 0; i < n; i++)
 		json_decref(m[i]);
+	free(m);
+	free(v);
 	*len = b.len;
 	return b.p;
 }

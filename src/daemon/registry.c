@@ -63,6 +63,27 @@ struct vm_entry *registry_find(struct daemon *d, const char *key)
 	return found;
 }
 
+struct vm_snap *registry_snapshot(struct daemon *d, unsigned *n)
+{
+	struct vm_snap *v;
+	unsigned count = 0, i;
+
+	pthread_mutex_lock(&d->lock);
+	for (struct vm_entry *e = d->vms; e; e = e->next)
+		count++;
+	v = calloc(count ? count : 1, sizeof(*v));
+	/* The registry is newest first: fill from the end to list by id. */
+	i = count;
+	for (struct vm_entry *e = d->vms; e && v; e = e->next) {
+		i--;
+		v[i].e = e;
+		v[i].state = e->state;
+	}
+	pthread_mutex_unlock(&d->lock);
+	*n = v ? count : 0;
+	return v;
+}
+
 unsigned registry_count(struct daemon *d)
 {
 	unsigned n = 0;

@@ -82,17 +82,18 @@ static unsigned get_host(void *ctx, const struct api_request *req, json_t **out)
 static unsigned list_vms(void *ctx, const struct api_request *req, json_t **out)
 {
 	struct daemon *d = ctx;
-	struct vm_entry *list[4096];
-	unsigned n = 0;
+	unsigned n;
+	struct vm_snap *v = registry_snapshot(d, &n);
 	json_t *arr = json_array();
 
-	pthread_mutex_lock(&d->lock);
-	for (struct vm_entry *e = d->vms; e && n < 4096; e = e->next)
-		list[n++] = e;
-	pthread_mutex_unlock(&d->lock);
-	/* The registry is newest first: list by id. */
-	for (unsigned i = n; i-- > 0;)
-		json_array_append_new(arr, registry_summary(d, list[i], false));
+	if (!v || !arr) {
+		free(v);
+		json_decref(arr);
+		FAIL(500, "out of memory");
+	}
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(arr, registry_summary(d, v[i].e, false));
+	free(v);
 	*out = arr;
 	return OK;
 }
