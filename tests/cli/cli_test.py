@@ -11,8 +11,10 @@ pty: replay, input, Ctrl-] detach, terminal restored), pause, resume, top
 and the error cases (no daemon, unknown VM, bad usage, duplicate name).
 Exits 77 (skipped) when petreld has not been built.
 """
+import http.client
 import json
 import os
+import socket
 import pty
 import re
 import select
@@ -45,6 +47,21 @@ def petrel(*args, sock=None, timeout=30, stdin=subprocess.DEVNULL):
     p = subprocess.run([PETREL] + list(args), capture_output=True, text=True, env=env,
                        timeout=timeout, stdin=stdin)
     return p.returncode, p.stdout, p.stderr
+
+
+def api_get(sock, path):
+    """GET from petreld directly (to check what a verb did)."""
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(sock)
+    c = Conn("localhost", timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    finally:
+        c.close()
 
 
 def wait_for(fn, timeout, step=0.05):
@@ -336,6 +353,9 @@ def run_tests(tmp, sock):
     check(rc == 0, "create with a balloon", "%d %r" % (rc, err))
     rc, out, err = petrel("mem-set", "hb", "48", sock=sock)
     check(rc == 0 and "48 MiB" in out, "mem-set with a balloon", "%d %r %r" % (rc, out, err))
+    st, balloon = api_get(sock, "/vms/hb/balloon")
+    check(st == 200 and balloon.get("amount_mib") == 16,
+          "mem-set 48 of 64 MiB: balloon target 16 MiB", "%d %r" % (st, balloon))
     rc, out, err = petrel("mem-set", "hb", "128", sock=sock)
     check(rc == 1 and "more than" in err, "mem-set above the VM's memory is refused",
           "%d %r" % (rc, err))
