@@ -11,6 +11,7 @@ directory has no vmlinuz/initramfs (build it with tools/build-default-guest.sh).
 """
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -120,6 +121,10 @@ def main():
             pass
         if d.proc and d.proc.poll() is None:
             d.stop()
+        if dt.failures:
+            print("--- petreld log ---")
+            print(open(os.path.join(tmp, "petreld.log")).read()[-4000:])
+        shutil.rmtree(tmp, ignore_errors=True)
     if dt.failures:
         print("%d failure(s)" % len(dt.failures))
         return 1
