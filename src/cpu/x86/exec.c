@@ -213,6 +213,11 @@ static unsigned fetch(struct x86_cpu *cpu, uint64_t la, uint8_t *buf, unsigned w
 	return got;
 }
 
+/* exec_fast.c: flag liveness within a block (returns whether it changed a
+ * handler) and the exact handler of an instruction it changed. */
+bool x86_fast_flags_pass(struct x86_insn *insns, unsigned n);
+x86_handler x86_fast_full(const struct x86_insn *in);
+
 static struct x86_block *build(struct x86_cpu *cpu, uint64_t rip, uint64_t phys, int *err)
 {
 	struct x86_code_cache *cc = cpu->cc;
@@ -285,6 +290,7 @@ static struct x86_block *build(struct x86_cpu *cpu, uint64_t rip, uint64_t phys,
 	b->n = n;
 	b->page2 = page2;
 	b->valid = 1;
+	b->nf = x86_fast_flags_pass(b->insns, n);
 	cc->used += sizeof(struct x86_block) + n * sizeof(struct x86_insn);
 	cc->used = (cc->used + 15) & ~(size_t)15;
 	if (add_to_page(cpu, phys >> 12, b, 0) ||
@@ -379,15 +385,25 @@ int x86_run(struct x86_cpu *cpu, uint64_t max_insns)
 			return err;
 		}
 		n = b->n;
-		if (n > budget)
-			n = (unsigned)budget;
 		cpu->smc = 0;
 		in = b->insns;
-		for (i = 0; i < n; i++, in++) {
-			cpu->rip += in->len;
-			rc = in->h(cpu, in);
-			if (unlikely(rc | cpu->smc))
-				break;
+		if (likely(n <= budget)) {
+			for (i = 0; i < n; i++, in++) {
+				cpu->rip += in->len;
+				rc = in->h(cpu, in);
+				if (unlikely(rc | cpu->smc))
+					break;
+			}
+		} else {
+			/* Cut short: where it stops, the flags must be exact, so no
+			 * dead-flag shortcuts (x86_fast_flags_pass) here. */
+			n = (unsigned)budget;
+			for (i = 0; i < n; i++, in++) {
+				cpu->rip += in->len;
+				rc = (b->nf ? x86_fast_full(in) : in->h)(cpu, in);
+				if (unlikely(rc | cpu->smc))
+					break;
+			}
 		}
 		if (i < n) {
 			if (rc == X86_STOP_EXCEPTION || rc == X86_STOP_MEM_ERROR) {

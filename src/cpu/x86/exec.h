@@ -25,7 +25,8 @@ struct x86_block {
 	uint8_t mode;
 	uint8_t valid;
 	uint16_t n;
-	uint32_t pad;
+	uint8_t nf;        /* x86_fast_flags_pass() changed a handler */
+	uint8_t pad[3];
 	struct x86_insn insns[];
 };
 

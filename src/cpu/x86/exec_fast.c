@@ -30,6 +30,22 @@ enum { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP };
 		if (WRITE)                                                                       \
 			cpu->gpr[in->rm] = (T)r;                                                 \
 		return 0;                                                                        \
+	}                                                                                        \
+	static int name##_nf(struct x86_cpu *cpu, const struct x86_insn *in)                    \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->rm], s = (T)cpu->gpr[in->reg], r;                   \
+		OPEXPR;                                                                          \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->rm] = (T)r;                                                 \
+		return 0;                                                                        \
+	}                                                                                        \
+	static int name##_i_nf(struct x86_cpu *cpu, const struct x86_insn *in)                  \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->rm], s = (T)in->imm, r;                             \
+		OPEXPR;                                                                          \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->rm] = (T)r;                                                 \
+		return 0;                                                                        \
 	}
 
 #define BOTH(op, OPEXPR, LF, WRITE)                                                             \
@@ -65,6 +81,14 @@ static const x86_handler alu_ri[2][8] = {
 		uint64_t d = (T)cpu->gpr[in->reg], s = (T)cpu->gpr[in->rm], r;                   \
 		OPEXPR;                                                                          \
 		x86_lazy(cpu, LF, size, d, s, r);                                                \
+		if (WRITE)                                                                       \
+			cpu->gpr[in->reg] = (T)r;                                                \
+		return 0;                                                                        \
+	}                                                                                        \
+	static int name##_nf(struct x86_cpu *cpu, const struct x86_insn *in)                    \
+	{                                                                                        \
+		uint64_t d = (T)cpu->gpr[in->reg], s = (T)cpu->gpr[in->rm], r;                   \
+		OPEXPR;                                                                          \
 		if (WRITE)                                                                       \
 			cpu->gpr[in->reg] = (T)r;                                                \
 		return 0;                                                                        \
@@ -227,6 +251,18 @@ static int f_imul_rr_32(struct x86_cpu *cpu, const struct x86_insn *in)
 
 	cpu->gpr[in->reg] = lo;
 	x86_lazy(cpu, X86_LF_SZP, 4, 0, p != (int64_t)(int32_t)lo ? X86_CF | X86_OF : 0, lo);
+	return 0;
+}
+
+static int f_imul_rr_64_nf(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = (uint64_t)((int64_t)cpu->gpr[in->reg] * (int64_t)cpu->gpr[in->rm]);
+	return 0;
+}
+
+static int f_imul_rr_32_nf(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	cpu->gpr[in->reg] = (uint32_t)((int64_t)(int32_t)cpu->gpr[in->reg] * (int32_t)cpu->gpr[in->rm]);
 	return 0;
 }
 
@@ -423,6 +459,17 @@ static int f_jcc(struct x86_cpu *cpu, const struct x86_insn *in)
 		cpu->gpr[in->rm] = (T)r;                                                         \
 		x86_lazy(cpu, X86_LF_SZP, size, d, f, r); /* SF ZF PF when read; AF = 0 */     \
 		return 0;                                                                        \
+	}                                                                                        \
+	static int name##_nf(struct x86_cpu *cpu, const struct x86_insn *in)                    \
+	{                                                                                        \
+		typedef T TT __attribute__((unused));                                            \
+		const unsigned SZ __attribute__((unused)) = size, bits = size * 8, c = (unsigned)in->imm;                \
+		uint64_t d = (T)cpu->gpr[in->rm], r;                                             \
+		uint32_t f;                                                                      \
+		BODY;                                                                            \
+		(void)f;                                                                         \
+		cpu->gpr[in->rm] = (T)r;                                                         \
+		return 0;                                                                        \
 	}
 #define SHL_BODY                                                                               \
 	r = (TT)(d << c);                                                                         \
@@ -605,4 +652,78 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 			return reg ? f_movzx16_r : f_movzx16_m;
 	}
 	return NULL;
+}
+
+/* A CMP or TEST whose flags nobody reads does nothing. */
+static int f_nop(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	(void)cpu;
+	(void)in;
+	return 0;
+}
+
+_Static_assert(sizeof(struct x86_insn) == 40, "x86_insn grew");
+/*
+ * Flag liveness within a block. Handlers in `kill` write all six status
+ * flags without reading them and cannot fault; the paired handler does the
+ * same work without recording flags. Handlers in `neutral` neither read
+ * nor write flags and cannot fault. Everything else (memory accesses,
+ * which may fault and let an exception handler see RFLAGS, generic
+ * handlers, flag readers) counts as reading the flags, and so does the end
+ * of the block, where interrupts and the embedder may look at them.
+ */
+static const x86_handler kill[][2] = {
+#define K2(op) { f_##op##_64, f_##op##_64_nf }, { f_##op##_32, f_##op##_32_nf },         \
+	{ f_##op##_64_i, f_##op##_64_i_nf }, { f_##op##_32_i, f_##op##_32_i_nf },         \
+	{ g_##op##_64, g_##op##_64_nf }, { g_##op##_32, g_##op##_32_nf }
+	K2(add), K2(or), K2(and), K2(sub), K2(xor),
+#undef K2
+	{ f_cmp_64, f_nop }, { f_cmp_32, f_nop }, { f_cmp_64_i, f_nop }, { f_cmp_32_i, f_nop },
+	{ g_cmp_64, f_nop }, { g_cmp_32, f_nop },
+	{ f_test_64, f_nop }, { f_test_32, f_nop }, { f_test_64_i, f_nop }, { f_test_32_i, f_nop },
+	{ f_shl_64, f_shl_64_nf }, { f_shl_32, f_shl_32_nf }, { f_shr_64, f_shr_64_nf },
+	{ f_shr_32, f_shr_32_nf }, { f_sar_64, f_sar_64_nf }, { f_sar_32, f_sar_32_nf },
+	{ f_imul_rr_64, f_imul_rr_64_nf }, { f_imul_rr_32, f_imul_rr_32_nf },
+};
+static const x86_handler neutral[] = {
+	f_mov_rr_64, f_mov_rr_32, f_mov_rrr_64, f_mov_rrr_32, f_mov_ri, f_mov_rmi, f_lea,
+	f_movzx8_r, f_movzx16_r, f_movsxd_r,
+};
+
+bool x86_fast_flags_pass(struct x86_insn *insns, unsigned n);
+bool x86_fast_flags_pass(struct x86_insn *insns, unsigned n)
+{
+	bool live = true, changed = false;
+	unsigned i, k;
+
+	for (i = n; i-- > 0;) {
+		x86_handler h = insns[i].h;
+		int cls = 0; /* 0 reads, 1 kills, 2 neutral */
+
+		for (k = 0; k < sizeof(kill) / sizeof(kill[0]) && !cls; k++)
+			if (kill[k][0] == h) {
+				cls = 1;
+				if (!live) {
+					insns[i].h = kill[k][1];
+					insns[i].nf = (uint8_t)(k + 1);
+					changed = true;
+				}
+			}
+		for (k = 0; k < sizeof(neutral) / sizeof(neutral[0]) && !cls; k++)
+			if (neutral[k] == h)
+				cls = 2;
+		if (cls == 1)
+			live = false;
+		else if (cls == 0)
+			live = true;
+	}
+	return changed;
+}
+
+/* The flag-recording handler of an instruction the pass changed: a block
+ * cut short by the budget must leave exact flags where it stops. */
+x86_handler x86_fast_full(const struct x86_insn *in);
+x86_handler x86_fast_full(const struct x86_insn *in)
+{
+	return in->nf ? kill[in->nf - 1][0] : in->h;
 }

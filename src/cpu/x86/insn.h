@@ -74,6 +74,9 @@ struct x86_insn {
 	uint8_t scale;  /* shift count 0..3 */
 	uint8_t seg;    /* effective segment for the memory operand */
 	uint8_t aux;    /* handler-specific (condition code, ALU op, ...) */
+	/* Nonzero when the block's flag-liveness pass gave h a variant that
+	 * skips dead flags: x86_fast_full() returns the exact handler. */
+	uint8_t nf;
 };
 
 /* x86_opdesc.flags */
