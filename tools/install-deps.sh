@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install what Petrel needs to build and test on Debian 12, using apt-get only
 # for packages that are missing. Run as root (or with sudo).
+#   tools/install-deps.sh          build, tests, default guest (what CI needs)
+#   tools/install-deps.sh --bench  also the benchmarks' peer and tools: QEMU
+#                                  (never a dependency of petrel), fio, iperf3
 set -euo pipefail
 
 packages=(
@@ -17,9 +20,14 @@ packages=(
 	clang libclang-rt-14-dev
 	# default guest image (Debian kernel + busybox initramfs)
 	cpio busybox-static
-	# benchmarks (bench/): QEMU TCG is the peer; fio and iperf3 run inside the guest
-	qemu-system-x86 fio iperf3
 )
+if [ "${1:-}" = "--bench" ]; then
+	# benchmarks (bench/): QEMU TCG is the peer; fio and iperf3 run inside the guest
+	packages+=(qemu-system-x86 fio iperf3)
+elif [ $# -gt 0 ]; then
+	echo "usage: tools/install-deps.sh [--bench]" >&2
+	exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do

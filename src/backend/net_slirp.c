@@ -60,6 +60,12 @@ struct net_slirp {
 	unsigned npfds, pcap;
 	struct watched *w;
 	unsigned nw, wcap;
+	/*
+	 * A transmitted frame gathered from its iovecs, under `lock`. Here rather
+	 * than thread-local: a __thread array is set up in every thread of every
+	 * VM process, with a network device or not (~64 KiB each).
+	 */
+	uint8_t frame[NET_MAX_FRAME];
 };
 
 static int64_t now_ns(void)
@@ -347,18 +353,21 @@ static void sync_locked(struct net_slirp *s)
 static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned niov)
 {
 	struct net_slirp *s = container_of(nb, struct net_slirp, pub);
-	static __thread uint8_t frame[NET_MAX_FRAME];
 	size_t len = 0;
 
 	for (unsigned i = 0; i < niov; i++) {
-		if (iov[i].iov_len > sizeof(frame) - len)
+		if (iov[i].iov_len > sizeof(s->frame) - len)
 			return -EMSGSIZE;
-		memcpy(frame + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
 	pthread_mutex_lock(&s->lock);
 	if (!s->closing) {
-		slirp_input(s->slirp, frame, (int)len);
+		len = 0;
+		for (unsigned i = 0; i < niov; i++) {
+			memcpy(s->frame + len, iov[i].iov_base, iov[i].iov_len);
+			len += iov[i].iov_len;
+		}
+		slirp_input(s->slirp, s->frame, (int)len);
 		/* A new connection may have created a socket the loop must watch. */
 		if (event_loop_in_thread(s->loop))
 			sync_locked(s);
