@@ -428,21 +428,109 @@ INCDEC(f_inc_32, uint32_t, 4, +1, X86_LF_INC)
 INCDEC(f_dec_64, uint64_t, 8, -1, X86_LF_DEC)
 INCDEC(f_dec_32, uint32_t, 4, -1, X86_LF_DEC)
 
-/* Jcc with the common condition shapes inline. */
-static int f_jcc(struct x86_cpu *cpu, const struct x86_insn *in)
+/* Condition cc with the common shapes inline: Z/NZ after any lazy
+ * operation, and the comparisons after CMP/SUB of 32/64 bits. */
+static inline bool fast_cond(struct x86_cpu *cpu, unsigned cc)
 {
-	unsigned op = cpu->lf_op, cc = in->aux;
-	bool t;
+	unsigned op = cpu->lf_op;
 
 	if ((cc & ~1u) == 4 && op != X86_LF_NONE) {
-		/* JZ/JNZ: ZF is "result is zero" for every lazy operation. */
-		t = (cpu->lf_res & x86_mask(1u << (op & 3))) == 0;
-		t ^= cc & 1;
-	} else {
-		t = x86_cond(cpu, cc);
+		/* ZF is "result is zero" for every lazy operation. */
+		return ((cpu->lf_res & x86_mask(1u << (op & 3))) == 0) ^ (cc & 1);
 	}
-	if (t)
+	if (op == X86_LF(X86_LF_SUB, 8) || op == X86_LF(X86_LF_SUB, 4)) {
+		uint64_t d = cpu->lf_dst, s = cpu->lf_src;
+		int64_t sd = (int64_t)d, ss = (int64_t)s;
+		bool v;
+
+		if (op == X86_LF(X86_LF_SUB, 4)) {
+			d = (uint32_t)d;
+			s = (uint32_t)s;
+			sd = (int32_t)d;
+			ss = (int32_t)s;
+		}
+		switch (cc >> 1) {
+		case 1: v = d < s; break;
+		case 3: v = d <= s; break;
+		case 6: v = sd < ss; break;
+		case 7: v = sd <= ss; break;
+		default: return x86_cond(cpu, cc);
+		}
+		return v ^ (cc & 1);
+	}
+	return x86_cond(cpu, cc);
+}
+
+/* Jcc (64-bit mode). */
+static int f_jcc(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	if (fast_cond(cpu, in->aux))
 		cpu->rip += in->imm;
+	return 0;
+}
+
+/* CMOVcc r32/r64, r/m (the 32-bit form zero-extends even when false). */
+static int f_cmov_r(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t v = fast_cond(cpu, in->aux) ? cpu->gpr[in->rm] : cpu->gpr[in->reg];
+
+	cpu->gpr[in->reg] = in->opsize == 4 ? (uint32_t)v : v;
+	return 0;
+}
+
+static int f_cmov_m(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t v = 0;
+	int rc = x86_read_mem(cpu, in->seg, x86_ea(cpu, in), &v, in->opsize);
+
+	if (unlikely(rc))
+		return rc;
+	if (!fast_cond(cpu, in->aux))
+		v = cpu->gpr[in->reg];
+	cpu->gpr[in->reg] = in->opsize == 4 ? (uint32_t)v : v;
+	return 0;
+}
+
+/* CALL rel32 and RET in 64-bit mode: the stack slot straight through the
+ * TLB when it is mapped, else the generic push/pop. */
+static int f_call64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t v = cpu->rip, sp = cpu->gpr[X86_RSP] - 8;
+	void *p = rmw_host(cpu, sp, 8);
+
+	if (likely(p)) {
+		memcpy(p, &v, 8);
+		cpu->gpr[X86_RSP] = sp;
+	} else {
+		int rc = x86_push(cpu, 8, v);
+
+		if (rc)
+			return rc;
+	}
+	cpu->rip = v + in->imm;
+	return 0;
+}
+
+static int f_ret64(struct x86_cpu *cpu, const struct x86_insn *in)
+{
+	uint64_t sp = cpu->gpr[X86_RSP], t;
+	const struct x86_tlb_entry *e = &cpu->tlb[X86_ACC_READ][(sp >> 12) & (X86_TLB_SIZE - 1)];
+
+	(void)in;
+	if (likely(e->tag == (sp & ~0xfffull) && (sp & 0xfff) <= 0x1000 - 8)) {
+		memcpy(&t, (void *)(uintptr_t)(sp + e->addend), 8);
+	} else {
+		int rc = x86_pop(cpu, 8, &t);
+
+		if (rc)
+			return rc;
+		cpu->gpr[X86_RSP] = sp; /* committed below */
+	}
+	/* A non-canonical return address faults on the RET itself. */
+	if ((uint64_t)((int64_t)(t << 16) >> 16) != t)
+		return x86_gp0(cpu);
+	cpu->gpr[X86_RSP] = sp + 8;
+	cpu->rip = t;
 	return 0;
 }
 
@@ -632,6 +720,10 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 		}
 		if (op >= 0x70 && op <= 0x7f && cpu->mode == X86_MODE_LONG64)
 			return f_jcc;
+		if (op == 0xe8 && cpu->mode == X86_MODE_LONG64 && in->opsize == 8)
+			return f_call64;
+		if (op == 0xc3 && cpu->mode == X86_MODE_LONG64 && in->opsize == 8)
+			return f_ret64;
 		if (cpu->mode == X86_MODE_LONG64 && w) {
 			if (op >= 0x50 && op <= 0x57)
 				return f_push64;
@@ -643,6 +735,8 @@ x86_handler x86_fast_handler(const struct x86_cpu *cpu, struct x86_insn *in)
 	} else if (in->map == X86_MAP_0F) {
 		if (op >= 0x80 && op <= 0x8f && cpu->mode == X86_MODE_LONG64)
 			return f_jcc;
+		if (op >= 0x40 && op <= 0x4f)
+			return reg ? f_cmov_r : f_cmov_m;
 		if (op == 0xaf && reg)
 			return w ? f_imul_rr_64 : f_imul_rr_32;
 		/* MOVZX to 32/64 bits zero-extends to 64 either way. */
