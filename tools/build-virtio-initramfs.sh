@@ -1,22 +1,20 @@
 #!/usr/bin/env bash
-# Build an initramfs that loads the Debian kernel's virtio drivers (and ext4)
-# as modules, brings eth0 up with DHCP if there is one, then gives a shell on
-# the console -- or, with root=/dev/vdX on the command line, mounts that disk
-# and switch_roots to its /sbin/init.
+# Build the virtio initramfs: the default guest's drivers plus ext4, DHCP on
+# eth0 and a switch to a root disk. It loads the Debian kernel's virtio
+# drivers, ext4 and the ACPI power button as modules, brings eth0 up with DHCP
+# if there is one, then gives a shell on the console (acpid powers the guest
+# off on the power button) -- or, with root=/dev/vdX on the command line,
+# mounts that disk and switch_roots to its /sbin/init.
 #
 # Usage: tools/build-virtio-initramfs.sh [GUEST_DIR]   (default: build/guest)
 # GUEST_DIR comes from tools/build-default-guest.sh (run first if missing):
 # GUEST_DIR/modules is the kernel's /lib/modules/<ver> tree. Writes
 # GUEST_DIR/initramfs-virtio.cpio.gz and prints its path on the last line.
-#
-# The module list is computed, not hand-written: each wanted module's
-# `depends=` field (from the .ko's .modinfo section) is followed to a closure,
-# `softdep=pre:` aliases are resolved against the crypto modules' `alias=`
-# fields (ext4 asks for crypto-crc32c), and the result is ordered so every
-# module comes after its dependencies. Built-in modules (modules.builtin)
-# need no loading.
+# The module list is computed by guest_modules in tools/lib-guest.sh.
+# docs/guest-images.md says why this is a second image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/lib-guest.sh
 guest=${1:-build/guest}
 if [ ! -s "$guest/vmlinuz" ] || [ ! -d "$guest/modules" ]; then
 	echo "build-virtio-initramfs: $guest has no kernel/modules; running build-default-guest.sh" >&2
@@ -25,8 +23,10 @@ fi
 guest=$(cd "$guest" && pwd)
 out=$guest/initramfs-virtio.cpio.gz
 kver=$(cat "$guest/kernel-version")
-# Up to date: newer than this script and than the module tree.
-if [ -z "${FORCE:-}" ] && [ -s "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$guest/kernel-version" ]; then
+stamp=$guest/initramfs-virtio.stamp
+# Up to date: made by this version of the scripts for this kernel.
+if [ -z "${FORCE:-}" ] && [ -s "$out" ] &&
+	[ "$(cat "$stamp" 2>/dev/null)" = "$(guest_stamp "$kver" tools/build-virtio-initramfs.sh tools/lib-guest.sh)" ]; then
 	echo "$out"
 	exit 0
 fi
@@ -36,122 +36,13 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,etc,tmp,root,newroot,lib/modules,usr/share/udhcpc}
 
-# busybox: prefer the guest dir's copy source (busybox-static), else the host's.
-bb=""
-for c in /bin/busybox /usr/bin/busybox; do
-	if [ -x "$c" ] && file -L "$c" 2>/dev/null | grep -q 'statically linked'; then bb=$c; break; fi
-done
-if [ -z "$bb" ]; then
-	(cd "$work" && apt-get download busybox-static >/dev/null 2>&1 && dpkg-deb -x busybox-static_*.deb bbx)
-	bb=$work/bbx/bin/busybox
-fi
-[ -x "$bb" ] || { echo "build-virtio-initramfs: no static busybox" >&2; exit 1; }
-cp "$bb" "$root/bin/busybox"
+guest_busybox "$guest" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
+guest_power_button "$root"
 
-wanted="virtio_pci virtio_blk virtio_net virtio_console virtio_rng virtio_balloon ext4"
+wanted="virtio_pci virtio_blk virtio_net virtio_console virtio_rng virtio_balloon ext4 evdev button"
 echo "build-virtio-initramfs: resolving $wanted for Linux $kver" >&2
-python3 - "$guest/modules" "$root/lib/modules" $wanted > "$work/order" <<'PY'
-import lzma, os, subprocess, sys
-
-moddir, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
-
-def modname(path):
-    base = os.path.basename(path)
-    base = base.split('.ko')[0]
-    return base.replace('-', '_')
-
-def read_ko(path):
-    if path.endswith('.xz'):
-        return lzma.open(path).read()
-    if path.endswith('.zst'):
-        return subprocess.run(['zstd', '-dc', path], check=True, capture_output=True).stdout
-    with open(path, 'rb') as f:
-        return f.read()
-
-def modinfo(data):
-    # .modinfo strings are NUL-separated key=value pairs; scanning the whole
-    # file is simpler than an ELF parse and finds the same fields.
-    info = {}
-    for s in data.split(b'\0'):
-        for key in (b'depends=', b'softdep=', b'alias=', b'name='):
-            if s.startswith(key):
-                try:
-                    info.setdefault(key[:-1].decode(), []).append(s[len(key):].decode())
-                except UnicodeDecodeError:
-                    pass
-    return info
-
-paths = {}
-for d, _, files in os.walk(moddir):
-    for f in files:
-        if '.ko' in f:
-            paths[modname(f)] = os.path.join(d, f)
-builtin = set()
-try:
-    with open(os.path.join(moddir, 'modules.builtin')) as f:
-        builtin = {modname(l.strip()) for l in f if l.strip()}
-except OSError:
-    pass
-
-cache = {}
-def info(name):
-    if name not in cache:
-        cache[name] = modinfo(read_ko(paths[name]))
-    return cache[name]
-
-alias_index = None
-def resolve_alias(alias):
-    # Only algorithm providers carry crypto-* aliases; prefer the portable
-    # *_generic implementation over CPU-specific ones.
-    global alias_index
-    if alias in paths or alias in builtin:
-        return alias
-    if alias_index is None:
-        alias_index = {}
-        for n, p in paths.items():
-            if '/crypto/' in p:
-                for a in info(n).get('alias', []):
-                    alias_index.setdefault(a, []).append(n)
-    cands = sorted(alias_index.get(alias, []), key=lambda n: (not n.endswith('_generic'), n))
-    return cands[0] if cands else None
-
-order, state = [], {}
-def visit(name, why):
-    if name in builtin:
-        return
-    if name not in paths:
-        sys.exit('build-virtio-initramfs: module %s (needed by %s) not found' % (name, why))
-    if state.get(name) == 'done':
-        return
-    if state.get(name) == 'busy':
-        sys.exit('build-virtio-initramfs: dependency cycle at %s' % name)
-    state[name] = 'busy'
-    mi = info(name)
-    for dep in ','.join(mi.get('depends', [])).split(','):
-        if dep:
-            visit(dep, name)
-    for sd in mi.get('softdep', []):
-        words = sd.split()
-        if words and words[0] == 'pre:':
-            for a in words[1:]:
-                if a.endswith(':'):
-                    break
-                r = resolve_alias(a)
-                if r:
-                    visit(r, name + ' (softdep)')
-    state[name] = 'done'
-    order.append(name)
-
-for w in wanted:
-    visit(w.replace('-', '_'), 'request')
-for n in order:
-    data = read_ko(paths[n])
-    # busybox insmod wants a plain ELF file.
-    with open(os.path.join(dest, n + '.ko'), 'wb') as f:
-        f.write(data)
-    print(n)
-PY
+guest_modules "$guest/modules" "$root/lib/modules" $wanted > "$work/order"
 echo "build-virtio-initramfs: load order: $(tr '\n' ' ' < "$work/order")" >&2
 cp "$work/order" "$root/lib/modules/order"
 
@@ -233,6 +124,9 @@ if [ -n "$rootdev" ]; then
 	fi
 	echo "virtio-initramfs: cannot mount $rootdev; shell instead"
 fi
+# Staying in the initramfs: the power button powers off (after switch_root
+# the root disk's own init handles it).
+acpid -c /etc/acpi -l /dev/null || echo "virtio-initramfs: FAILED to start acpid"
 echo "virtio-initramfs: ready"
 # The kernel opened /dev/console before virtio_console existed, so a
 # console=hvc0 user would have no terminal: attach the shell to it now.
@@ -245,5 +139,6 @@ chmod +x "$root/init"
 # Written aside and renamed, so a guest booting meanwhile never reads half a file.
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -6) > "$out.tmp"
 mv -f "$out.tmp" "$out"
+guest_stamp "$kver" tools/build-virtio-initramfs.sh tools/lib-guest.sh > "$stamp"
 echo "build-virtio-initramfs: $(du -h "$out" | cut -f1) written" >&2
 echo "$out"
