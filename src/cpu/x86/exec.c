@@ -31,6 +31,8 @@ struct x86_code_cache {
 	struct code_page *pages[1u << PAGE_BITS];
 	uint8_t *arena;
 	size_t used;
+	struct x86_jit *jit;
+	uint8_t jit_after; /* translate a block on this full run (0: never) */
 	struct x86_cpu_stats st;
 };
 
@@ -45,6 +47,10 @@ struct x86_code_cache *x86_cc_new(void)
 		free(cc);
 		return NULL;
 	}
+	cc->jit = x86_jit_new();
+	/* PETREL_JIT=0: interpreter only; PETREL_JIT=all: translate every
+	 * block on its first run (tests); default: on its second run. */
+	cc->jit_after = !cc->jit ? 0 : getenv("PETREL_JIT") && !strcmp(getenv("PETREL_JIT"), "all") ? 1 : 2;
 	return cc;
 }
 
@@ -68,6 +74,7 @@ void x86_cc_free(struct x86_code_cache *cc)
 	if (!cc)
 		return;
 	free_pages(cc);
+	x86_jit_free(cc->jit);
 	free(cc->arena);
 	free(cc);
 }
@@ -80,6 +87,7 @@ void x86_flush_code(struct x86_cpu *cpu)
 	memset(cc->jc, 0, sizeof(cc->jc));
 	free_pages(cc);
 	cc->used = 0;
+	x86_jit_reset(cc->jit);
 	cc->st.cache_flushes++;
 	cpu->smc = 1;
 }
@@ -291,6 +299,8 @@ static struct x86_block *build(struct x86_cpu *cpu, uint64_t rip, uint64_t phys,
 	b->page2 = page2;
 	b->valid = 1;
 	b->nf = x86_fast_flags_pass(b->insns, n);
+	b->hot = 0;
+	b->jit = NULL;
 	cc->used += sizeof(struct x86_block) + n * sizeof(struct x86_insn);
 	cc->used = (cc->used + 15) & ~(size_t)15;
 	if (add_to_page(cpu, phys >> 12, b, 0) ||
@@ -363,7 +373,7 @@ int x86_run(struct x86_cpu *cpu, uint64_t max_insns)
 	uint64_t budget = max_insns;
 
 	for (;;) {
-		const struct x86_block *b;
+		struct x86_block *b;
 		const struct x86_insn *in;
 		unsigned i, n;
 		int rc = 0, err = 0;
@@ -387,7 +397,16 @@ int x86_run(struct x86_cpu *cpu, uint64_t max_insns)
 		n = b->n;
 		cpu->smc = 0;
 		in = b->insns;
-		if (likely(n <= budget)) {
+		if (likely(n <= budget) && !b->jit && b->hot < cpu->cc->jit_after &&
+		    ++b->hot == cpu->cc->jit_after)
+			b->jit = x86_jit_translate(cpu->cc->jit, b); /* once per decode */
+		if (likely(n <= budget) && b->jit) {
+			uint64_t r = b->jit(cpu);
+
+			rc = (int)(uint32_t)r;
+			i = (unsigned)(r >> 32);
+			in = b->insns + i;
+		} else if (likely(n <= budget)) {
 			for (i = 0; i < n; i++, in++) {
 				cpu->rip += in->len;
 				rc = in->h(cpu, in);

@@ -26,9 +26,20 @@ struct x86_block {
 	uint8_t valid;
 	uint16_t n;
 	uint8_t nf;        /* x86_fast_flags_pass() changed a handler */
-	uint8_t pad[3];
+	uint8_t hot;       /* full runs so far, up to the JIT threshold */
+	uint16_t pad;
+	/* Host translation (exec_jit.c): returns stop index << 32 | handler rc. */
+	uint64_t (*jit)(struct x86_cpu *cpu);
 	struct x86_insn insns[];
 };
+
+typedef uint64_t (*x86_jit_fn)(struct x86_cpu *cpu);
+struct x86_jit;
+/* exec_jit.c: NULL when disabled (PETREL_JIT=0) or unsupported. */
+struct x86_jit *x86_jit_new(void);
+void x86_jit_free(struct x86_jit *j);
+void x86_jit_reset(struct x86_jit *j);
+x86_jit_fn x86_jit_translate(struct x86_jit *j, const struct x86_block *b);
 
 struct x86_code_cache *x86_cc_new(void);
 void x86_cc_free(struct x86_code_cache *cc);

@@ -821,3 +821,53 @@ x86_handler x86_fast_full(const struct x86_insn *in)
 {
 	return in->nf ? kill[in->nf - 1][0] : in->h;
 }
+
+/*
+ * What the JIT (exec_jit.c) may emit inline instead of calling the handler:
+ * register moves and the flag-less register ALU forms above, which cannot
+ * fault and touch nothing but general registers. Returns false otherwise.
+ */
+struct x86_jit_op {
+	uint8_t kind;  /* 1 mov dst<-src, 2 alu dst op= src, 3 alu dst op= imm, 4 dst <- imm */
+	uint8_t alu;   /* 0 add, 1 or, 4 and, 5 sub, 6 xor, 8 imul (kind 2 only) */
+	uint8_t w64;   /* 64-bit operation (else 32-bit, zero-extending) */
+	uint8_t dst, src;
+	uint64_t imm;
+};
+bool x86_fast_jit_op(const struct x86_insn *in, struct x86_jit_op *op);
+bool x86_fast_jit_op(const struct x86_insn *in, struct x86_jit_op *op)
+{
+	static const struct {
+		x86_handler h;
+		uint8_t kind, alu, w64, rev; /* rev: dst is in->reg */
+	} t[] = {
+		{ f_mov_rr_64, 1, 0, 1, 0 }, { f_mov_rr_32, 1, 0, 0, 0 },
+		{ f_mov_rrr_64, 1, 0, 1, 1 }, { f_mov_rrr_32, 1, 0, 0, 1 },
+#define J(op, n) { f_##op##_64_nf, 2, n, 1, 0 }, { f_##op##_32_nf, 2, n, 0, 0 },                \
+		 { g_##op##_64_nf, 2, n, 1, 1 }, { g_##op##_32_nf, 2, n, 0, 1 },                 \
+		 { f_##op##_64_i_nf, 3, n, 1, 0 }, { f_##op##_32_i_nf, 3, n, 0, 0 }
+		J(add, 0), J(or, 1), J(and, 4), J(sub, 5), J(xor, 6),
+#undef J
+		{ f_imul_rr_64_nf, 2, 8, 1, 1 }, { f_imul_rr_32_nf, 2, 8, 0, 1 },
+		{ f_mov_ri, 4, 0, 1, 1 }, { f_mov_rmi, 4, 0, 1, 0 },
+	};
+	unsigned k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		if (t[k].h != in->h)
+			continue;
+		op->kind = t[k].kind;
+		op->alu = t[k].alu;
+		op->w64 = t[k].w64;
+		op->dst = t[k].rev ? in->reg : in->rm;
+		op->src = t[k].rev ? in->rm : in->reg;
+		op->imm = in->imm;
+		if (op->dst > 15 || (op->kind <= 2 && op->src > 15))
+			return false;
+		/* An immediate ALU operand must fit a sign-extended imm32. */
+		if (op->kind == 3 && op->w64 && (int64_t)op->imm != (int32_t)op->imm)
+			return false;
+		return true;
+	}
+	return false;
+}
