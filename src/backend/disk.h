@@ -61,6 +61,13 @@ int disk_raw_open(const char *path, bool readonly, enum disk_raw_engine engine,
 /* Which engine a raw disk ended up with (DISK_ENGINE_URING or _THREADS). */
 enum disk_raw_engine disk_raw_engine(struct disk *d);
 
+/*
+ * Reads and writes the page cache serves without blocking complete inside
+ * submit() on the caller's thread (RWF_NOWAIT); on by default. Off sends
+ * every request to the engine (tests of the engines themselves).
+ */
+void disk_raw_set_inline(struct disk *d, bool on);
+
 static inline int disk_submit(struct disk *d, struct disk_req *r)
 {
 	return d->ops->submit(d, r);

@@ -26,6 +26,7 @@
 
 #define POOL_THREADS 4
 #define URING_DEPTH 256
+#define IOV_MAX_NOWAIT 1024 /* preadv2's limit (IOV_MAX) */
 
 struct disk_raw {
 	struct disk pub;
@@ -45,6 +46,10 @@ struct disk_raw {
 	pthread_mutex_t sq_lock;
 	pthread_t reaper;
 	bool ring_ok;
+
+	/* RWF_NOWAIT refused for writes (buffered ext4 says EOPNOTSUPP): stop trying. */
+	bool no_nowait_write;
+	bool no_inline;              /* disk_raw_set_inline(false) */
 };
 
 static struct disk_raw *to_raw(struct disk *d)
@@ -135,6 +140,47 @@ static int64_t do_sync(int fd, struct disk_req *r)
 	return -EINVAL;
 }
 
+/*
+ * Fast path on the submitting thread (a vCPU under emu, the notify
+ * handler): a read or write the page cache can serve without blocking
+ * (RWF_NOWAIT) completes here and now, so the request costs no hand-off to
+ * a worker or reaper thread and back. On a loaded host each of those
+ * wake-ups can wait for a time slice. Anything that would block (a page
+ * not cached, writeback, a short transfer) returns false and the request
+ * goes to the engine whole; repeating its first part is harmless because
+ * the driver may not touch buffers in flight.
+ */
+static bool try_nowait(struct disk_raw *d, struct disk_req *r)
+{
+	uint64_t total;
+	ssize_t got;
+
+	if (r->op != DISK_READ && r->op != DISK_WRITE)
+		return false;
+	if (__atomic_load_n(&d->no_inline, __ATOMIC_RELAXED))
+		return false;
+	if (r->niov == 0 || r->niov > IOV_MAX_NOWAIT)
+		return false;
+	if (r->op == DISK_WRITE && __atomic_load_n(&d->no_nowait_write, __ATOMIC_RELAXED))
+		return false;
+	total = 0;
+	for (unsigned i = 0; i < r->niov; i++)
+		total += r->iov[i].iov_len;
+	if (r->op == DISK_READ)
+		got = preadv2(d->fd, r->iov, (int)r->niov, (off_t)r->offset, RWF_NOWAIT);
+	else
+		got = pwritev2(d->fd, r->iov, (int)r->niov, (off_t)r->offset, RWF_NOWAIT);
+	if (got < 0) {
+		if (r->op == DISK_WRITE && (errno == EOPNOTSUPP || errno == EINVAL))
+			__atomic_store_n(&d->no_nowait_write, true, __ATOMIC_RELAXED);
+		return false;
+	}
+	if ((uint64_t)got != total)
+		return false;
+	r->done(r, got);
+	return true;
+}
+
 /* ---- thread pool ---- */
 
 static void *pool_worker(void *arg)
@@ -164,6 +210,8 @@ static int pool_submit(struct disk *disk, struct disk_req *r)
 {
 	struct disk_raw *d = to_raw(disk);
 
+	if (try_nowait(d, r))
+		return 0;
 	r->next = NULL;
 	pthread_mutex_lock(&d->lock);
 	*d->tail = r;
@@ -242,6 +290,8 @@ static int uring_submit(struct disk *disk, struct disk_req *r)
 	struct io_uring_sqe *sqe;
 	int rc;
 
+	if (try_nowait(d, r))
+		return 0;
 	pthread_mutex_lock(&d->sq_lock);
 	while (!(sqe = io_uring_get_sqe(&d->ring))) {
 		rc = io_uring_submit(&d->ring);
@@ -332,6 +382,11 @@ static const struct disk_ops uring_ops = { .submit = uring_submit, .close = raw_
 enum disk_raw_engine disk_raw_engine(struct disk *d)
 {
 	return to_raw(d)->engine;
+}
+
+void disk_raw_set_inline(struct disk *d, bool on)
+{
+	__atomic_store_n(&to_raw(d)->no_inline, !on, __ATOMIC_RELAXED);
 }
 
 int disk_raw_open(const char *path, bool readonly, enum disk_raw_engine engine,

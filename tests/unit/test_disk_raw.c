@@ -80,7 +80,7 @@ static bool uring_available(void)
 	return rc == 0;
 }
 
-static void exercise(enum disk_raw_engine engine)
+static void exercise(enum disk_raw_engine engine, bool inl)
 {
 	char *path = make_image(), err[256] = "";
 	struct disk *d;
@@ -89,6 +89,7 @@ static void exercise(enum disk_raw_engine engine)
 
 	assert_int_equal(disk_raw_open(path, false, engine, &d, err, sizeof(err)), 0);
 	assert_int_equal(disk_raw_engine(d), engine);
+	disk_raw_set_inline(d, inl);
 	assert_int_equal(d->size, IMG_SIZE);
 	assert_false(d->readonly);
 	assert_true(d->discard_ok);
@@ -135,7 +136,8 @@ static void exercise(enum disk_raw_engine engine)
 
 static void test_thread_pool_engine(void **state)
 {
-	exercise(DISK_ENGINE_THREADS);
+	exercise(DISK_ENGINE_THREADS, false);
+	exercise(DISK_ENGINE_THREADS, true);
 }
 
 static void test_uring_engine(void **state)
@@ -144,7 +146,50 @@ static void test_uring_engine(void **state)
 		print_message("io_uring unavailable on this kernel: skipping the io_uring engine\n");
 		skip();
 	}
-	exercise(DISK_ENGINE_URING);
+	exercise(DISK_ENGINE_URING, false);
+	exercise(DISK_ENGINE_URING, true);
+}
+
+static void note_done(struct disk_req *r, int64_t res)
+{
+	*(int64_t *)r->opaque = res;
+}
+
+/*
+ * A read of cached data completes inside submit() (no hand-off to another
+ * thread); with the fast path off it does not, and data still arrives.
+ */
+static void test_inline_fast_path(void **state)
+{
+	char *path = make_image(), err[256] = "";
+	struct disk *d;
+	uint8_t wbuf[4096], rbuf[4096];
+	struct iovec iov = { rbuf, sizeof(rbuf) };
+	int64_t res = -1;
+	int fd = open(path, O_WRONLY);
+
+	for (size_t i = 0; i < sizeof(wbuf); i++)
+		wbuf[i] = (uint8_t)(i * 13 + 1);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, wbuf, sizeof(wbuf), 8192), sizeof(wbuf)); /* now cached */
+	close(fd);
+	assert_int_equal(disk_raw_open(path, false, DISK_ENGINE_THREADS, &d, err, sizeof(err)), 0);
+
+	struct disk_req r = { .op = DISK_READ, .offset = 8192, .iov = &iov, .niov = 1,
+			      .done = note_done, .opaque = &res };
+	memset(rbuf, 0, sizeof(rbuf));
+	assert_int_equal(disk_submit(d, &r), 0);
+	assert_int_equal(res, sizeof(rbuf)); /* done ran before submit returned */
+	assert_memory_equal(rbuf, wbuf, sizeof(wbuf));
+
+	disk_raw_set_inline(d, false);
+	memset(rbuf, 0, sizeof(rbuf));
+	assert_int_equal(run(d, DISK_READ, 8192, 0, rbuf, sizeof(rbuf)), sizeof(rbuf));
+	assert_memory_equal(rbuf, wbuf, sizeof(wbuf));
+
+	disk_close(d);
+	unlink(path);
+	free(path);
 }
 
 static void test_lock_refuses_second_writer(void **state)
@@ -188,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_thread_pool_engine),
 		cmocka_unit_test(test_uring_engine),
+		cmocka_unit_test(test_inline_fast_path),
 		cmocka_unit_test(test_lock_refuses_second_writer),
 		cmocka_unit_test(test_bad_paths),
 	};
