@@ -6,7 +6,8 @@
 # shell on the console. docs/default-guest.md.
 #
 # Usage: tools/build-default-guest.sh [OUTDIR]   (default: build/guest)
-# Fetched once with `apt-get download` (versions resolved now) and cached.
+# The kernel is fetched once with `apt-get download` (version resolved now) and
+# kept; busybox-static is the host's, or fetched the same way.
 # The initramfs is rebuilt when it was made by another version of this script
 # (OUTDIR/initramfs.stamp); the kernel is kept. Prints the paths of the kernel
 # and initramfs on its last two lines.
@@ -71,10 +72,9 @@ if ! have_kernel; then
 	echo "$kver" > "$out/kernel-version"
 fi
 if [ ! -x "$out/busybox" ]; then
-	echo "build-default-guest: downloading busybox-static" >&2
-	fetch busybox-static
-	dpkg-deb -x "$work"/busybox-static_*.deb "$work/bb"
-	cp "$work/bb/bin/busybox" "$out/busybox"
+	# Debian's busybox-static: the host's (tools/install-deps.sh), else fetched.
+	guest_busybox "$out" "$out/busybox.tmp"
+	mv -f "$out/busybox.tmp" "$out/busybox"
 fi
 kver=$(cat "$out/kernel-version")
 

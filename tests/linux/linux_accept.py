@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Linux acceptance tests: the Debian default guest under --accel emu.
 
-usage: linux_accept.py shell|reboot|smp PETREL REPO GUEST_DIR
+usage: linux_accept.py shell|reboot|smp|power PETREL REPO GUEST_DIR
 
 shell   one boot through `petrel run` with no --kernel ($PETREL_GUEST_DIR):
         uname -r, sha256sum of a known file, an awk compute loop, then
@@ -9,12 +9,24 @@ shell   one boot through `petrel run` with no --kernel ($PETREL_GUEST_DIR):
 reboot  `reboot -f` must restart the guest (the banner appears twice), then
         `poweroff -f` ends it with status 0.
 smp     --cpus 2: the guest must count two processors.
+power   with a disk, user networking, rng and balloon, and --api-sock: /init
+        loaded its modules (no failure) and started acpid, each virtio device
+        is bound to its driver (the disk's size is read back), then the
+        Firecracker API's PUT /actions Shutdown (the ACPI power button) must
+        power the guest off: petrel exits 0 after the handler's log line.
 Exits 77 (skip) when the default guest cannot be built on this host.
 """
 import hashlib
+import http.client
+import json
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -120,6 +132,77 @@ def test_reboot(petrel, guest_dir):
         g.kill()
 
 
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def api_put(sock, path, body):
+    c = UnixConnection(sock)
+    try:
+        c.request("PUT", path, json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        c.close()
+
+
+# /init's summary line before the banner (tools/build-default-guest.sh).
+INIT_LINE = re.compile(rb"init: (\d+) modules loaded, power button: ([^;\r\n]*)(; FAILED:[^\r\n]*)?")
+# Device and driver for each --option of the power test, as sysfs names them.
+VIRTIO_DRIVERS = {"virtio_blk", "virtio_net", "virtio_rng", "virtio_balloon"}
+DISK_SECTORS = 2 * 4096  # a 4 MiB disk
+
+
+def test_power(petrel, guest_dir):
+    tmp = tempfile.mkdtemp(prefix="petrel-linux-power-")
+    disk = os.path.join(tmp, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(DISK_SECTORS * 512)
+    sock = os.path.join(tmp, "api.sock")
+    g = None
+    try:
+        g, _ = boot(petrel, guest_dir, ["--api-sock", sock, "--disk", disk, "--net", "user",
+                                        "--rng", "--balloon"])
+        with g.cv:
+            m = INIT_LINE.search(bytes(g.buf))
+        check(m is not None and m.group(2) == b"acpid" and m.group(3) is None,
+              "/init loaded its modules and started acpid (%r)" %
+              (m.group(0).decode(errors="replace") if m else None))
+        out, st = g.run("for d in /sys/bus/virtio/devices/*/driver; do "
+                        "[ -e $d ] && basename $(readlink $d); done; true")
+        bound = set(out.split())
+        check(bound == VIRTIO_DRIVERS, "virtio devices bound to %s (got %s)" %
+              (sorted(VIRTIO_DRIVERS), sorted(bound)))
+        out, st = g.run("cat /sys/block/vda/size")
+        check(out.strip() == str(DISK_SECTORS), "/dev/vda has %d sectors (got %r)" %
+              (DISK_SECTORS, out.strip()))
+        out, st = g.run("pidof acpid")
+        check(st == 0 and out.strip().isdigit(), "acpid runs (pidof: %r)" % out.strip())
+        start = g.mark()
+        t0 = time.monotonic()
+        code, body = api_put(sock, "/actions", {"action_type": "Shutdown"})
+        check(code == 204, "PUT /actions Shutdown answers 204 (got %d %s)" % (code, body))
+        rc = g.wait_exit(60)
+        print("\n[powered off %.1f s after the button]" % (time.monotonic() - t0), flush=True)
+        check(rc == 0, "the power button ends petrel with status 0 (got %s)" % rc)
+        try:
+            g.expect(rb"petrel-guest: power button: powering off", 10, start)
+            check(True, "the guest's power-button handler ran")
+        except GuestError as e:
+            check(False, "the guest's power-button handler ran: %s" % e)
+    finally:
+        if g:
+            g.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_smp(petrel, guest_dir):
     g, m = boot(petrel, guest_dir, ["--cpus", "2"])
     try:
@@ -134,13 +217,14 @@ def test_smp(petrel, guest_dir):
 
 
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] not in ("shell", "reboot", "smp"):
+    tests = {"shell": test_shell, "reboot": test_reboot, "smp": test_smp, "power": test_power}
+    if len(sys.argv) != 5 or sys.argv[1] not in tests:
         print(__doc__)
         return 2
     what, petrel, repo, guest_dir = sys.argv[1:]
     ensure_guest(repo, guest_dir)
     try:
-        {"shell": test_shell, "reboot": test_reboot, "smp": test_smp}[what](petrel, guest_dir)
+        tests[what](petrel, guest_dir)
     except GuestError as e:
         check(False, str(e))
     if failures:
