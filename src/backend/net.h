@@ -33,6 +33,12 @@ struct net_backend {
 	void (*on_receive)(void *opaque, const uint8_t *frame, size_t len);
 	void *rx_opaque;
 	pthread_mutex_t rx_lock;      /* orders delivery against set_receive */
+	/*
+	 * Received frames carry checksums the backend computed itself (libslirp
+	 * builds every frame), so the guest need not verify them (DATA_VALID).
+	 * False for frames from a real network (tap).
+	 */
+	bool rx_csum_valid;
 };
 
 struct net_hostfwd {

@@ -45,6 +45,7 @@ struct watched {
 	int fd;
 	uint32_t events;
 	bool seen;
+	bool stale;                  /* slirp closed this fd: its number may come back */
 };
 
 struct net_slirp {
@@ -56,6 +57,7 @@ struct net_slirp {
 	bool closing, closed;
 	bool kick_queued;
 	struct event_loop_timer *tick; /* next slirp_pollfds_poll */
+	int64_t tick_at;             /* when tick fires (CLOCK_MONOTONIC ns), 0: not armed */
 	struct pollfd *pfds;
 	unsigned npfds, pcap;
 	struct watched *w;
@@ -183,8 +185,18 @@ static void cb_register_poll_fd(int fd, void *opaque)
 {
 }
 
+/*
+ * libslirp calls this before it closes one of its sockets (lock held). The
+ * closed fd leaves epoll by itself, and a new socket may get the same
+ * number: the next sync registers that number again.
+ */
 static void cb_unregister_poll_fd(int fd, void *opaque)
 {
+	struct net_slirp *s = opaque;
+
+	for (unsigned i = 0; i < s->nw; i++)
+		if (s->w[i].fd == fd)
+			s->w[i].stale = true;
 }
 
 static void cb_notify(void *opaque)
@@ -277,7 +289,30 @@ static void socket_ready(void *opaque, int fd, uint32_t events)
 
 static void tick_fired(void *opaque)
 {
+	struct net_slirp *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	s->tick_at = 0;
+	pthread_mutex_unlock(&s->lock);
 	socket_ready(opaque, -1, 0);
+}
+
+/*
+ * Arm the tick for slirp's deadline (ms from now, UINT32_MAX: none) unless
+ * it already fires no later: an early tick only polls and re-arms, so the
+ * timer is reprogrammed only when the deadline moves closer. Holds lock.
+ */
+static void tick_arm_locked(struct net_slirp *s, uint32_t timeout)
+{
+	int64_t at;
+
+	if (!s->tick || timeout == UINT32_MAX)
+		return;
+	at = now_ns() + (int64_t)MAX(timeout, 1u) * 1000000;
+	if (s->tick_at && s->tick_at <= at)
+		return;
+	if (event_loop_timer_set(s->tick, (uint64_t)(at - now_ns() > 0 ? at - now_ns() : 1), 0) == 0)
+		s->tick_at = at;
 }
 
 static uint32_t to_epoll(short ev)
@@ -294,6 +329,38 @@ static void watch(struct net_slirp *s, int fd, uint32_t events)
 		event_loop_del_fd(s->loop, fd);
 		event_loop_add_fd(s->loop, fd, events, socket_ready, s);
 	}
+}
+
+/*
+ * Whether slirp's sockets (just filled into pfds) differ from what the loop
+ * watches: a new or closed fd, other events. Holds lock; no system call.
+ */
+static bool mirror_differs_locked(struct net_slirp *s)
+{
+	unsigned matched = 0;
+
+	for (unsigned i = 0; i < s->nw; i++) {
+		if (s->w[i].stale)
+			return true;
+		s->w[i].seen = false;
+	}
+	for (unsigned i = 0; i < s->npfds; i++) {
+		uint32_t ev = to_epoll(s->pfds[i].events);
+		struct watched *w = NULL;
+
+		for (unsigned k = 0; k < s->nw; k++)
+			if (s->w[k].fd == s->pfds[i].fd)
+				w = &s->w[k];
+		if (!w)
+			return true;
+		if (w->seen)
+			continue;
+		if (w->events != ev)
+			return true;
+		w->seen = true;
+		matched++;
+	}
+	return matched != s->nw;
 }
 
 /* Mirror slirp's current sockets into the loop; runs on the I/O thread. Holds lock. */
@@ -327,9 +394,10 @@ static void sync_locked(struct net_slirp *s)
 			w = &s->w[s->nw++];
 			*w = (struct watched){ .fd = s->pfds[i].fd, .events = ev };
 			watch(s, w->fd, ev);
-		} else {
-			/* Unconditionally: the number may now name a new socket epoll dropped. */
+		} else if (w->stale || w->events != ev) {
+			/* A stale number may now name a new socket epoll never saw. */
 			w->events = ev;
+			w->stale = false;
 			watch(s, w->fd, ev);
 		}
 		w->seen = true;
@@ -342,10 +410,7 @@ static void sync_locked(struct net_slirp *s)
 	}
 	s->nw = keep;
 	/* slirp's own deadline (TCP fast/slow timers) for the next pollfds_poll. */
-	if (s->tick)
-		event_loop_timer_set(s->tick,
-				     timeout == UINT32_MAX ? 0 : (uint64_t)MAX(timeout, 1u) * 1000000u,
-				     0);
+	tick_arm_locked(s, timeout);
 }
 
 /* ---- backend ops ---- */
@@ -368,11 +433,23 @@ static int slirp_send(struct net_backend *nb, const struct iovec *iov, unsigned 
 			len += iov[i].iov_len;
 		}
 		slirp_input(s->slirp, s->frame, (int)len);
-		/* A new connection may have created a socket the loop must watch. */
-		if (event_loop_in_thread(s->loop))
+		/*
+		 * A new connection may have created a socket the loop must watch,
+		 * or data waiting for the host socket wants POLLOUT. Most frames
+		 * change nothing: then the I/O thread is not woken at all.
+		 */
+		if (event_loop_in_thread(s->loop)) {
 			sync_locked(s);
-		else
-			kick_locked(s);
+		} else {
+			uint32_t timeout = UINT32_MAX;
+
+			s->npfds = 0;
+			slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
+			if (mirror_differs_locked(s))
+				kick_locked(s);
+			else
+				tick_arm_locked(s, timeout);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;
@@ -434,6 +511,7 @@ int net_slirp_open(const struct net_hostfwd *fwds, unsigned nfwd, struct net_bac
 	if (!s)
 		return -ENOMEM;
 	net_backend_init(&s->pub, &slirp_ops, "user");
+	s->pub.rx_csum_valid = true;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->closed_cond, NULL);
 	s->loop = event_loop_default();

@@ -43,6 +43,7 @@ struct virtio_net {
 	pthread_mutex_t tx_lock;    /* transmit queue */
 	struct vq_elem tx_elem;
 	struct iovec tx_iov[VQ_MAX_IOV];
+	uint8_t *tx_frame;          /* NET_MAX_FRAME bytes, allocated at the first NEEDS_CSUM */
 
 	struct virtio_net_stats st; /* rx fields under rx_lock, tx fields under tx_lock */
 };
@@ -72,6 +73,10 @@ static int rx_one(struct virtio_net *n, const uint8_t *frame, size_t len)
 	unsigned max_chains = mrg ? ARRAY_SIZE(n->rx_elem) : 1;
 	struct virtio_net_hdr hdr = { .gso_type = VIRTIO_NET_HDR_GSO_NONE, .num_buffers = 1 };
 	uint32_t written[ARRAY_SIZE(n->rx_elem)];
+
+	/* The backend built the frame with good checksums: the guest need not check them. */
+	if (n->nb->rx_csum_valid && virtio_has_feature(&n->dev, VIRTIO_NET_F_GUEST_CSUM))
+		hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	size_t done = 0;
 	unsigned k = 0;
 
@@ -209,6 +214,58 @@ static unsigned iov_skip(const struct iovec *iov, unsigned n, size_t skip, struc
 	return k;
 }
 
+/* The Internet checksum (RFC 1071) of buf, folded and complemented. */
+static uint16_t inet_csum(const uint8_t *buf, size_t len)
+{
+	uint64_t sum = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, buf + i, 8);
+		sum += (w & 0xffffffffull) + (w >> 32);
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint16_t w;
+		memcpy(&w, buf + i, 2);
+		sum += w;
+	}
+	if (i < len) {
+		uint16_t w = 0;
+		memcpy(&w, buf + i, 1); /* the odd byte, padded with a zero in memory order */
+		sum += w;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * VIRTIO_NET_F_CSUM: the driver left the checksum from csum_start to the end
+ * for us, with the pseudo-header sum already in the field at
+ * csum_start + csum_offset (virtio 1.2, 5.1.6.2). Gathers the frame into
+ * our own buffer (the chain is device-readable only), sums it and stores the
+ * result there. false when the offsets do not fit the frame.
+ */
+static bool tx_checksum(struct virtio_net *n, const struct virtio_net_hdr *hdr, size_t flen)
+{
+	uint16_t sum;
+
+	if (hdr->csum_start >= flen || flen - hdr->csum_start < 2u ||
+	    hdr->csum_offset > flen - hdr->csum_start - 2u)
+		return false;
+	if (!n->tx_frame && !(n->tx_frame = malloc(NET_MAX_FRAME)))
+		return false;
+	vq_iov_to_buf(n->tx_elem.iov, n->tx_elem.nr_out, HDR_LEN, n->tx_frame, flen);
+	sum = inet_csum(n->tx_frame + hdr->csum_start, flen - hdr->csum_start);
+	/* A UDP checksum of 0 means "none"; send all ones instead (RFC 768), as Linux does. */
+	if (sum == 0)
+		sum = 0xffff;
+	memcpy(n->tx_frame + hdr->csum_start + hdr->csum_offset, &sum, 2);
+	n->tx_iov[0] = (struct iovec){ n->tx_frame, flen };
+	return true;
+}
+
 static void net_tx(struct virtio_net *n)
 {
 	struct virtqueue *vq = &n->dev.vq[TXQ];
@@ -229,15 +286,23 @@ static void net_tx(struct virtio_net *n)
 		vq_iov_to_buf(e->iov, e->nr_out, 0, &hdr, HDR_LEN);
 		flen = e->out_len - HDR_LEN;
 		/*
-		 * Guest-controlled header: we offered neither checksum offload nor GSO,
-		 * so a frame asking for them is dropped; so is one that is not Ethernet-sized.
+		 * Guest-controlled header: we offer no GSO, and checksum offload
+		 * only with VIRTIO_NET_F_CSUM, so a frame asking for more is
+		 * dropped; so is one that is not Ethernet-sized, or whose checksum
+		 * offsets fall outside it.
 		 */
 		if (hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-		    (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || flen < ETH_HLEN ||
-		    flen > NET_MAX_FRAME) {
+		    ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		     !virtio_has_feature(&n->dev, VIRTIO_NET_F_CSUM)) ||
+		    flen < ETH_HLEN || flen > NET_MAX_FRAME) {
+			n->st.tx_dropped++;
+		} else if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !tx_checksum(n, &hdr, flen)) {
 			n->st.tx_dropped++;
 		} else {
-			k = iov_skip(e->iov, e->nr_out, HDR_LEN, n->tx_iov);
+			if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+				k = 1; /* tx_checksum gathered it into tx_frame */
+			else
+				k = iov_skip(e->iov, e->nr_out, HDR_LEN, n->tx_iov);
 			if (net_backend_send(n->nb, n->tx_iov, k) < 0)
 				n->st.tx_dropped++;
 			else {
@@ -292,8 +357,14 @@ static const struct virtio_dev_ops net_ops = {
 	.device_id = VIRTIO_ID_NET,
 	.nr_queues = 2,
 	.queue_max = NET_QUEUE_MAX,
+	/*
+	 * Checksum offload both ways: under emu the guest's own checksum loops
+	 * run on the software CPU, and the frames from libslirp are built with
+	 * good checksums anyway (DATA_VALID only for such backends).
+	 */
 	.features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
-		    (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_MTU),
+		    (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_MTU) |
+		    (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM),
 	.config_size = sizeof(struct net_config),
 	.config_read = net_config_read,
 	/* The MAC is read-only in virtio 1 (no VIRTIO_NET_F_CTRL_MAC_ADDR). */
@@ -358,6 +429,7 @@ void virtio_net_destroy(struct virtio_net *n)
 	virtio_dev_fini(&n->dev);
 	pthread_mutex_destroy(&n->rx_lock);
 	pthread_mutex_destroy(&n->tx_lock);
+	free(n->tx_frame);
 	free(n);
 }
 

@@ -24,6 +24,7 @@ struct virtio_net;
 #define VIRTIO_NET_S_LINK_UP 1
 
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
 #define VIRTIO_NET_HDR_GSO_NONE 0
 #define VIRTIO_NET_MTU 1500
 #define VIRTIO_NET_RX_PENDING 256   /* frames held while the guest has no buffers */

@@ -78,7 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       ((1ull << VIRTIO_F_VERSION_1) |
 					((flags & 1) ? 1ull << VIRTIO_NET_F_MRG_RXBUF : 0) |
 					((flags & 2) ? 1ull << VIRTIO_F_INDIRECT_DESC : 0) |
-					((flags & 4) ? 1ull << VIRTIO_F_EVENT_IDX : 0)));
+					((flags & 4) ? 1ull << VIRTIO_F_EVENT_IDX : 0) |
+					((flags & 8) ? (1ull << VIRTIO_NET_F_CSUM) |
+						       (1ull << VIRTIO_NET_F_GUEST_CSUM) : 0)));
 	virtio_set_status(d, d->status | VIRTIO_STATUS_FEATURES_OK);
 	for (unsigned q = 0; q < 2; q++) {
 		struct virtio_queue_cfg c = { .size = 8, .enabled = true, .desc = 256ull * q,

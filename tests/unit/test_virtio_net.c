@@ -141,7 +141,8 @@ static void test_config(void **state)
 	assert_true(f & (1ull << VIRTIO_NET_F_MAC));
 	assert_true(f & (1ull << VIRTIO_NET_F_STATUS));
 	assert_true(f & (1ull << VIRTIO_NET_F_MRG_RXBUF));
-	assert_false(f & (1ull << VIRTIO_NET_F_CSUM));
+	assert_true(f & (1ull << VIRTIO_NET_F_CSUM));
+	assert_true(f & (1ull << VIRTIO_NET_F_GUEST_CSUM));
 
 	/* Generated MACs: locally administered unicast, different per device. */
 	net_backend_init(&be2->pub, &fake_ops, "fake");
@@ -214,6 +215,95 @@ static void test_transmit(void **state)
 	assert_int_equal(st.tx_frames, 2);
 	assert_int_equal(st.tx_dropped, 4);
 	assert_true(virtio_dev_live(r->d));
+}
+
+/* RFC 1071 the slow way, for checking the device's sum. */
+static uint16_t ref_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i < len; i += 2)
+		sum += (uint32_t)(p[i] << 8) | (i + 1 < len ? p[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * VIRTIO_NET_F_CSUM: the device fills the checksum from csum_start to the
+ * end (the field holds the pseudo-header sum) without touching the guest's
+ * buffer; offsets outside the frame drop it. GUEST_CSUM: frames from a
+ * backend that built them are marked DATA_VALID, others not.
+ */
+static void test_checksum_offload(void **state)
+{
+	struct rig *r = *state;
+	uint8_t both[12 + 75], frame[75], copy[12 + 75], got[12 + 60];
+	struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				    .csum_offset = 16 };
+	struct virtio_net_stats st;
+	uint16_t want;
+
+	bring_up(r, (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM));
+	frame_fill(frame, sizeof(frame), 5); /* odd length: the last byte is padded */
+	frame[50] = 0x12;
+	frame[51] = 0x34; /* "pseudo-header sum" */
+	want = ref_csum(frame + 34, sizeof(frame) - 34);
+	memcpy(both, &h, 12);
+	memcpy(both + 12, frame, sizeof(frame));
+	struct vtd_desc two[2] = { { put(r, both, 40), 40, false },
+				   { put(r, both + 40, sizeof(both) - 40), sizeof(both) - 40, false } };
+	post(r, 1, two, 2, true);
+	assert_int_equal(r->be->sent, 1);
+	assert_int_equal(r->be->last_len, sizeof(frame));
+	/* Everything but the field is the guest's frame; the field is the sum of the
+	 * range with the pseudo-header sum the guest left in it. */
+	assert_memory_equal(r->be->last, frame, 50);
+	assert_memory_equal(r->be->last + 52, frame + 52, sizeof(frame) - 52);
+	assert_int_equal(r->be->last[50], want >> 8);
+	assert_int_equal(r->be->last[51], want & 0xff);
+	/* The guest's buffer is unchanged (device-readable). */
+	assert_int_equal(gmem_read(&r->m.mem, two[0].addr, copy, 40), 0);
+	assert_int_equal(gmem_read(&r->m.mem, two[1].addr, copy + 40, sizeof(both) - 40), 0);
+	assert_memory_equal(copy, both, sizeof(both));
+
+	/* Offsets that leave no room for the 16-bit field: dropped, buffer returned. */
+	h.csum_start = sizeof(frame) - 1;
+	h.csum_offset = 0;
+	memcpy(both, &h, 12);
+	struct vtd_desc one[1] = { { put(r, both, sizeof(both)), sizeof(both), false } };
+	post(r, 1, one, 1, true);
+	h.csum_start = 34;
+	h.csum_offset = sizeof(frame) - 35;
+	memcpy(both, &h, 12);
+	one[0].addr = put(r, both, sizeof(both));
+	post(r, 1, one, 1, true);
+	h.csum_start = 0xffff;
+	memcpy(both, &h, 12);
+	one[0].addr = put(r, both, sizeof(both));
+	post(r, 1, one, 1, true);
+	assert_int_equal(r->be->sent, 1);
+	virtio_net_get_stats(r->net, &st);
+	assert_int_equal(st.tx_dropped, 3);
+	assert_true(virtio_dev_live(r->d));
+
+	/* Receive: DATA_VALID only when the backend built the frame. */
+	uint64_t a = put(r, NULL, 1526);
+	struct vtd_desc rx[1] = { { a, 1526, true } };
+	post(r, 0, rx, 1, true);
+	net_backend_deliver(&r->be->pub, frame, 60);
+	assert_int_equal(used(r, 0, NULL), 72);
+	assert_int_equal(gmem_read(&r->m.mem, a, got, sizeof(got)), 0);
+	memcpy(&h, got, 12);
+	assert_int_equal(h.flags, 0);
+	r->be->pub.rx_csum_valid = true;
+	post(r, 0, rx, 1, true);
+	net_backend_deliver(&r->be->pub, frame, 60);
+	assert_int_equal(used(r, 0, NULL), 72);
+	assert_int_equal(gmem_read(&r->m.mem, a, got, sizeof(got)), 0);
+	memcpy(&h, got, 12);
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+	assert_memory_equal(got + 12, frame, 60);
 }
 
 static void test_transmit_malformed(void **state)
@@ -584,6 +674,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_config),
 		T(test_transmit),
+		T(test_checksum_offload),
 		T(test_transmit_malformed),
 		T(test_receive_waits_for_buffers),
 		T(test_receive_mergeable),
