@@ -256,7 +256,8 @@ static int f_imul_rr_32(struct x86_cpu *cpu, const struct x86_insn *in)
 
 static int f_imul_rr_64_nf(struct x86_cpu *cpu, const struct x86_insn *in)
 {
-	cpu->gpr[in->reg] = (uint64_t)((int64_t)cpu->gpr[in->reg] * (int64_t)cpu->gpr[in->rm]);
+	/* The low half of the product is the same signed or unsigned. */
+	cpu->gpr[in->reg] = cpu->gpr[in->reg] * cpu->gpr[in->rm];
 	return 0;
 }
 
@@ -423,6 +424,17 @@ static int f_lea(struct x86_cpu *cpu, const struct x86_insn *in)
 		x86_lazy(cpu, LF, size, d, 1, r);                                                \
 		return 0;                                                                        \
 	}
+/* INC/DEC whose flags are dead (x86_fast_flags_pass). */
+#define INCDEC_NF(name, T, DELTA)                                                               \
+	static int name##_nf(struct x86_cpu *cpu, const struct x86_insn *in)                    \
+	{                                                                                        \
+		cpu->gpr[in->rm] = (T)(cpu->gpr[in->rm] DELTA);                                  \
+		return 0;                                                                        \
+	}
+INCDEC_NF(f_inc_64, uint64_t, +1)
+INCDEC_NF(f_inc_32, uint32_t, +1)
+INCDEC_NF(f_dec_64, uint64_t, -1)
+INCDEC_NF(f_dec_32, uint32_t, -1)
 INCDEC(f_inc_64, uint64_t, 8, +1, X86_LF_INC)
 INCDEC(f_inc_32, uint32_t, 4, +1, X86_LF_INC)
 INCDEC(f_dec_64, uint64_t, 8, -1, X86_LF_DEC)
@@ -642,6 +654,23 @@ ROTI(f_rol_32, uint32_t, 4, 1)
 ROTI(f_ror_64, uint64_t, 8, 0)
 ROTI(f_ror_32, uint32_t, 4, 0)
 
+/* Rotates whose CF/OF are dead (x86_fast_flags_pass). */
+#define ROTI_NF(name, T, size, LEFT)                                                            \
+	static int name##_nf(struct x86_cpu *cpu, const struct x86_insn *in)                    \
+	{                                                                                        \
+		const unsigned bits = size * 8, k = (unsigned)in->imm & (bits - 1);             \
+		T d = (T)cpu->gpr[in->rm];                                                       \
+		if (k)                                                                           \
+			d = LEFT ? (T)((d << k) | (d >> (bits - k)))                              \
+				 : (T)((d >> k) | (d << (bits - k)));                             \
+		cpu->gpr[in->rm] = d;                                                            \
+		return 0;                                                                        \
+	}
+ROTI_NF(f_rol_64, uint64_t, 8, 1)
+ROTI_NF(f_rol_32, uint32_t, 4, 1)
+ROTI_NF(f_ror_64, uint64_t, 8, 0)
+ROTI_NF(f_ror_32, uint32_t, 4, 0)
+
 /* SETcc to a register (opsize 1 decoded: rm may be AH..BH). */
 static int f_setcc_r(struct x86_cpu *cpu, const struct x86_insn *in)
 {
@@ -779,6 +808,15 @@ static const x86_handler kill[][2] = {
 	{ f_shr_32, f_shr_32_nf }, { f_sar_64, f_sar_64_nf }, { f_sar_32, f_sar_32_nf },
 	{ f_imul_rr_64, f_imul_rr_64_nf }, { f_imul_rr_32, f_imul_rr_32_nf },
 };
+/* Writers of some flags only (INC/DEC keep CF, rotates write CF/OF): when
+ * their flags are dead they skip them and leave liveness as it is; when
+ * live they also pass the older flags through, so they count as reads. */
+static const x86_handler partial[][2] = {
+	{ f_inc_64, f_inc_64_nf }, { f_inc_32, f_inc_32_nf },
+	{ f_dec_64, f_dec_64_nf }, { f_dec_32, f_dec_32_nf },
+	{ f_rol_64, f_rol_64_nf }, { f_rol_32, f_rol_32_nf },
+	{ f_ror_64, f_ror_64_nf }, { f_ror_32, f_ror_32_nf },
+};
 static const x86_handler neutral[] = {
 	f_mov_rr_64, f_mov_rr_32, f_mov_rrr_64, f_mov_rrr_32, f_mov_ri, f_mov_rmi, f_lea,
 	f_movzx8_r, f_movzx16_r, f_movsxd_r,
@@ -803,6 +841,17 @@ bool x86_fast_flags_pass(struct x86_insn *insns, unsigned n)
 					changed = true;
 				}
 			}
+		for (k = 0; k < sizeof(partial) / sizeof(partial[0]) && !cls; k++)
+			if (partial[k][0] == h) {
+				if (live) {
+					cls = 0;
+					break;
+				}
+				insns[i].h = partial[k][1];
+				insns[i].nf = (uint8_t)(0x80 | k);
+				changed = true;
+				cls = 2;
+			}
 		for (k = 0; k < sizeof(neutral) / sizeof(neutral[0]) && !cls; k++)
 			if (neutral[k] == h)
 				cls = 2;
@@ -819,6 +868,8 @@ bool x86_fast_flags_pass(struct x86_insn *insns, unsigned n)
 x86_handler x86_fast_full(const struct x86_insn *in);
 x86_handler x86_fast_full(const struct x86_insn *in)
 {
+	if (in->nf & 0x80)
+		return partial[in->nf & 0x7f][0];
 	return in->nf ? kill[in->nf - 1][0] : in->h;
 }
 
@@ -828,7 +879,8 @@ x86_handler x86_fast_full(const struct x86_insn *in)
  * fault and touch nothing but general registers. Returns false otherwise.
  */
 struct x86_jit_op {
-	uint8_t kind;  /* 1 mov dst<-src, 2 alu dst op= src, 3 alu dst op= imm, 4 dst <- imm */
+	uint8_t kind;  /* 1 mov dst<-src, 2 alu dst op= src, 3 alu dst op= imm, 4 dst <- imm,
+			* 5 rotate dst by imm (alu 0 left, 1 right) */
 	uint8_t alu;   /* 0 add, 1 or, 4 and, 5 sub, 6 xor, 8 imul (kind 2 only) */
 	uint8_t w64;   /* 64-bit operation (else 32-bit, zero-extending) */
 	uint8_t dst, src;
@@ -850,6 +902,10 @@ bool x86_fast_jit_op(const struct x86_insn *in, struct x86_jit_op *op)
 #undef J
 		{ f_imul_rr_64_nf, 2, 8, 1, 1 }, { f_imul_rr_32_nf, 2, 8, 0, 1 },
 		{ f_mov_ri, 4, 0, 1, 1 }, { f_mov_rmi, 4, 0, 1, 0 },
+		{ f_inc_64_nf, 3, 0, 1, 0 }, { f_inc_32_nf, 3, 0, 0, 0 },
+		{ f_dec_64_nf, 3, 5, 1, 0 }, { f_dec_32_nf, 3, 5, 0, 0 },
+		{ f_rol_64_nf, 5, 0, 1, 0 }, { f_rol_32_nf, 5, 0, 0, 0 },
+		{ f_ror_64_nf, 5, 1, 1, 0 }, { f_ror_32_nf, 5, 1, 0, 0 },
 	};
 	unsigned k;
 
@@ -862,6 +918,11 @@ bool x86_fast_jit_op(const struct x86_insn *in, struct x86_jit_op *op)
 		op->dst = t[k].rev ? in->reg : in->rm;
 		op->src = t[k].rev ? in->rm : in->reg;
 		op->imm = in->imm;
+		if (t[k].h == f_inc_64_nf || t[k].h == f_inc_32_nf || t[k].h == f_dec_64_nf ||
+		    t[k].h == f_dec_32_nf)
+			op->imm = 1;
+		if (op->kind == 5)
+			op->imm &= op->w64 ? 63 : 31;
 		if (op->dst > 15 || (op->kind <= 2 && op->src > 15))
 			return false;
 		/* An immediate ALU operand must fit a sign-extended imm32. */

@@ -150,6 +150,15 @@ static void emit_inline(struct emit *e, const struct x86_jit_op *op)
 		b1(e, imm_op[op->alu]);
 		b4(e, (uint32_t)op->imm);
 		break;
+	case 5:
+		/* rol/ror rax (eax), imm8 */
+		load_rax(e, op->dst, op->w64);
+		if (op->w64)
+			b1(e, 0x48);
+		b1(e, 0xc1);
+		b1(e, op->alu ? 0xc8 : 0xc0);
+		b1(e, (uint8_t)op->imm);
+		break;
 	default:
 		b1(e, 0x48);
 		b1(e, 0xb8);
