@@ -27,8 +27,16 @@ static int fz_send(struct net_backend *nb, const struct iovec *iov, unsigned nio
 
 	for (unsigned i = 0; i < niov; i++) {
 		uint8_t *p = iov[i].iov_base;
-		if (p < lo || p > hi || iov[i].iov_len > (size_t)(hi - p))
-			__builtin_trap();
+		if (p < lo || p > hi || iov[i].iov_len > (size_t)(hi - p)) {
+			/* Only a frame with checksum offload comes whole from the device's own
+			 * buffer; read all of it so ASan checks its bounds. */
+			volatile uint8_t sum = 0;
+			if (niov != 1)
+				__builtin_trap();
+			for (size_t k = 0; k < iov[i].iov_len; k++)
+				sum += p[k];
+			(void)sum;
+		}
 		total += iov[i].iov_len;
 	}
 	if (total < 14 || total > NET_MAX_FRAME)
