@@ -909,6 +909,18 @@ bool x86_fast_jit_op(const struct x86_insn *in, struct x86_jit_op *op)
 	};
 	unsigned k;
 
+	/* Loads (kind 6, alu = size): the JIT emits the read-TLB fast path and
+	 * calls the handler on a miss. Only without a segment base. */
+	if ((in->h == f_load_64 || in->h == f_load_32 || in->h == f_movzx8_m) &&
+	    in->adsize == 8 && in->seg < X86_FS && in->reg < 16) {
+		op->kind = 6;
+		op->alu = in->h == f_load_64 ? 8 : in->h == f_load_32 ? 4 : 1;
+		op->w64 = 1;
+		op->dst = in->reg;
+		op->src = 0;
+		op->imm = 0;
+		return true;
+	}
 	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
 		if (t[k].h != in->h)
 			continue;

@@ -25,7 +25,7 @@
 #define JIT_SIZE (64u << 20)
 
 struct x86_jit_op {
-	uint8_t kind;
+	uint8_t kind; /* see exec_fast.c; 6 = load of alu bytes */
 	uint8_t alu;
 	uint8_t w64;
 	uint8_t dst, src;
@@ -168,6 +168,88 @@ static void emit_inline(struct emit *e, const struct x86_jit_op *op)
 	store_rax(e, op->dst);
 }
 
+static void b2(struct emit *e, uint8_t a, uint8_t b)
+{
+	b1(e, a);
+	b1(e, b);
+}
+
+static uint8_t *jcc32(struct emit *e, uint8_t cc)
+{
+	uint8_t *at;
+
+	b2(e, 0x0f, cc);
+	at = e->p;
+	b4(e, 0);
+	return at;
+}
+
+static void patch(uint8_t *at, uint8_t *to)
+{
+	int32_t rel = (int32_t)(to - (at + 4));
+
+	memcpy(at, &rel, 4);
+}
+
+/* The read-TLB fast path of a load in 64-bit mode without a segment base
+ * (what x86_read_mem() does inline): rdx = EA; hit -> gpr[dst] = value and
+ * jump over the slow path, whose jumps are returned in miss[0..1]. */
+static uint8_t *emit_load_fast(struct emit *e, const struct x86_insn *in, unsigned size,
+			       unsigned dst, uint8_t *miss[2])
+{
+	uint8_t *done;
+
+	if (in->base == X86_NOREG) {
+		b2(e, 0x31, 0xd2); /* xor edx, edx */
+	} else {
+		b2(e, 0x48, 0x8b); /* mov rdx, [rbx + base] */
+		mrm_rbx(e, 2, in->base == X86_REG_RIP ? (uint32_t)offsetof(struct x86_cpu, rip)
+						      : GPR(in->base));
+	}
+	if (in->index != X86_NOREG) {
+		load_rax(e, in->index, true);
+		if (in->scale) {
+			b2(e, 0x48, 0xc1); /* shl rax, scale */
+			b2(e, 0xe0, in->scale);
+		}
+		b2(e, 0x48, 0x01); /* add rdx, rax */
+		b1(e, 0xc2);
+	}
+	if (in->disp) {
+		b2(e, 0x48, 0x81); /* add rdx, imm32 */
+		b1(e, 0xc2);
+		b4(e, (uint32_t)in->disp);
+	}
+	/* rax = &tlb[READ][(rdx >> 12) & 255] - &cpu (index * 16) */
+	b2(e, 0x48, 0x89); b1(e, 0xd0);             /* mov rax, rdx */
+	b2(e, 0x48, 0xc1); b2(e, 0xe8, 12);         /* shr rax, 12 */
+	b2(e, 0x0f, 0xb6); b1(e, 0xc0);             /* movzx eax, al */
+	b2(e, 0xc1, 0xe0); b1(e, 4);                /* shl eax, 4 */
+	b2(e, 0x48, 0x01); b1(e, 0xd8);             /* add rax, rbx */
+	b2(e, 0x48, 0x89); b1(e, 0xd1);             /* mov rcx, rdx */
+	b2(e, 0x48, 0x81); b1(e, 0xe1); b4(e, 0xfffff000u); /* and rcx, ~0xfff */
+	b2(e, 0x48, 0x3b); b1(e, 0x88);             /* cmp rcx, [rax + tag] */
+	b4(e, (uint32_t)offsetof(struct x86_cpu, tlb[X86_ACC_READ][0].tag));
+	miss[0] = jcc32(e, 0x85);                   /* jne miss */
+	b2(e, 0x89, 0xd1);                          /* mov ecx, edx */
+	b2(e, 0x81, 0xe1); b4(e, 0xfff);            /* and ecx, 0xfff */
+	b2(e, 0x81, 0xf9); b4(e, 0x1000 - size);    /* cmp ecx, 0x1000 - size */
+	miss[1] = jcc32(e, 0x87);                   /* ja miss */
+	b2(e, 0x48, 0x03); b1(e, 0x90);             /* add rdx, [rax + addend] */
+	b4(e, (uint32_t)offsetof(struct x86_cpu, tlb[X86_ACC_READ][0].addend));
+	if (size == 8)
+		b2(e, 0x48, 0x8b), b1(e, 0x02);     /* mov rax, [rdx] */
+	else if (size == 4)
+		b2(e, 0x8b, 0x02);                  /* mov eax, [rdx] */
+	else
+		b2(e, 0x0f, 0xb6), b1(e, 0x02);     /* movzx eax, byte [rdx] */
+	store_rax(e, dst);
+	b1(e, 0xe9);                                /* jmp done */
+	done = e->p;
+	b4(e, 0);
+	return done;
+}
+
 /* add qword [rbx + rip], n */
 static void add_rip(struct emit *e, uint32_t n)
 {
@@ -178,7 +260,7 @@ static void add_rip(struct emit *e, uint32_t n)
 }
 
 /* Worst case bytes per instruction (call path) and for the frame. */
-#define PER_INSN 64
+#define PER_INSN 192
 #define FRAME 64
 
 x86_jit_fn x86_jit_translate(struct x86_jit *j, const struct x86_block *b)
@@ -210,14 +292,23 @@ x86_jit_fn x86_jit_translate(struct x86_jit *j, const struct x86_block *b)
 		const struct x86_insn *in = &b->insns[i];
 		struct x86_jit_op op;
 
+		uint8_t *miss[2], *done = NULL;
+		bool have = x86_fast_jit_op(in, &op);
+
 		pend += in->len;
-		if (x86_fast_jit_op(in, &op)) {
+		if (have && op.kind != 6) {
 			emit_inline(&e, &op);
 			continue;
 		}
-		/* RIP must be past this instruction when its handler runs. */
+		/* RIP must be past this instruction when its handler runs (and
+		 * for RIP-relative addresses). */
 		add_rip(&e, pend);
 		pend = 0;
+		if (have && b->mode == X86_MODE_LONG64) {
+			done = emit_load_fast(&e, in, op.alu, op.dst, miss);
+			patch(miss[0], e.p);
+			patch(miss[1], e.p);
+		}
 		/* mov r12d, i */
 		b1(&e, 0x41);
 		b1(&e, 0xbc);
@@ -244,6 +335,8 @@ x86_jit_fn x86_jit_translate(struct x86_jit *j, const struct x86_block *b)
 		b1(&e, 0x85);
 		exit_jumps[nj++] = e.p;
 		b4(&e, 0);
+		if (done)
+			patch(done, e.p);
 	}
 	if (pend)
 		add_rip(&e, pend);
