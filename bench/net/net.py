@@ -50,7 +50,8 @@ def iperf(iperf3, port, seconds, reverse):
             j = json.loads(r.stdout)
         except ValueError:
             j = {}
-        if r.returncode == 0 and "end" in j:
+        # A run cut short (the guest's server between tests) may lack the sum: retry.
+        if r.returncode == 0 and "sum_received" in j.get("end", {}):
             # The receiver's count: what really crossed the guest's stack.
             return j["end"]["sum_received"]["bits_per_second"] / 1e6
         time.sleep(3)
