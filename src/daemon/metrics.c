@@ -16,24 +16,34 @@ struct proc_stat {
 	bool ok;
 };
 
-static void read_proc(pid_t pid, struct proc_stat *ps)
+/* Read /proc/<pid>/<name> into buf as a string; false if it is gone or empty. */
+static bool read_proc_file(pid_t pid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[2048], *p;
-	unsigned long long ut = 0, st = 0;
-	long tck = sysconf(_SC_CLK_TCK);
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	memset(ps, 0, sizeof(*ps));
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return;
+		return false;
 	buf[n] = '\0';
+	return true;
+}
+
+static void read_proc(pid_t pid, struct proc_stat *ps)
+{
+	char buf[2048], *p;
+	unsigned long long ut = 0, st = 0;
+	long tck = sysconf(_SC_CLK_TCK);
+
+	memset(ps, 0, sizeof(*ps));
+	if (!read_proc_file(pid, "stat", buf, sizeof(buf)))
+		return;
 	p = strrchr(buf, ')');
 	/* utime and stime are fields 14 and 15; field 3 follows ") ". */
 	for (int f = 3; p && f <= 15; f++) {
@@ -44,15 +54,8 @@ static void read_proc(pid_t pid, struct proc_stat *ps)
 			st = strtoull(p + 1, NULL, 10);
 	}
 	ps->cpu_ms = tck > 0 ? (ut + st) * 1000 / (unsigned long long)tck : 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_proc_file(pid, "status", buf, sizeof(buf)))
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	p = strstr(buf, "\nVmRSS:");
 	if (p)
 		ps->rss_kib = strtoull(p + 7, NULL, 10);

@@ -299,9 +299,28 @@ static unsigned forward_any(void *ctx, const struct api_request *req, json_t **o
 	return fwd(e, req->method, sub_path(req), req->body, out, NULL);
 }
 
+/*
+ * A body that is exactly {"<name>": "<string>"}: the string, or NULL with a
+ * fault in *out (no body, unknown fields, wrong type).
+ */
+static const char *one_string_field(const struct api_request *req, const char *name, json_t **out)
+{
+	const struct api_field f[] = {{name, API_STRING, true, 0, 0}};
+	char err[256];
+
+	if (!req->body) {
+		*out = api_fault("a request body is required");
+		return NULL;
+	}
+	if (api_check_fields(req->body, f, 1, err, sizeof(err))) {
+		*out = api_fault("%s", err);
+		return NULL;
+	}
+	return json_string_value(json_object_get(req->body, name));
+}
+
 static unsigned put_actions(void *ctx, const struct api_request *req, json_t **out)
 {
-	static const struct api_field f[] = {{"action_type", API_STRING, true, 0, 0}};
 	struct daemon *d = ctx;
 	struct vm_entry *e = find(d, req, out);
 	const char *act;
@@ -310,11 +329,8 @@ static unsigned put_actions(void *ctx, const struct api_request *req, json_t **o
 
 	if (!e)
 		return NOT_FOUND;
-	if (!req->body)
-		FAIL(BAD_REQUEST, "a request body is required");
-	if (api_check_fields(req->body, f, 1, err, sizeof(err)))
-		FAIL(BAD_REQUEST, "%s", err);
-	act = json_string_value(json_object_get(req->body, "action_type"));
+	if (!(act = one_string_field(req, "action_type", out)))
+		return BAD_REQUEST;
 	if ((rc = vm_check_action(state_of(d, e), act, err, sizeof(err))))
 		FAIL(rc, "VM '%s': %s", e->spec->name, err);
 	rc = fwd(e, "PUT", "/actions", req->body, out, NULL);
@@ -327,7 +343,6 @@ static unsigned put_actions(void *ctx, const struct api_request *req, json_t **o
 
 static unsigned patch_vm(void *ctx, const struct api_request *req, json_t **out)
 {
-	static const struct api_field f[] = {{"state", API_STRING, true, 0, 0}};
 	struct daemon *d = ctx;
 	struct vm_entry *e = find(d, req, out);
 	const char *st;
@@ -336,11 +351,8 @@ static unsigned patch_vm(void *ctx, const struct api_request *req, json_t **out)
 
 	if (!e)
 		return NOT_FOUND;
-	if (!req->body)
-		FAIL(BAD_REQUEST, "a request body is required");
-	if (api_check_fields(req->body, f, 1, err, sizeof(err)))
-		FAIL(BAD_REQUEST, "%s", err);
-	st = json_string_value(json_object_get(req->body, "state"));
+	if (!(st = one_string_field(req, "state", out)))
+		return BAD_REQUEST;
 	if (strcmp(st, "Paused") && strcmp(st, "Resumed"))
 		FAIL(BAD_REQUEST, "field `state`: expected \"Paused\" or \"Resumed\"");
 	if ((rc = vm_check_pause(state_of(d, e), !strcmp(st, "Paused"), err, sizeof(err))))
