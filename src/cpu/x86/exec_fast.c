@@ -921,6 +921,25 @@ bool x86_fast_jit_op(const struct x86_insn *in, struct x86_jit_op *op)
 		op->imm = 0;
 		return true;
 	}
+	/* Stores (kind 7: gpr[src], kind 8: sign-extended imm32; alu = size):
+	 * the JIT emits the write-TLB fast path (write entries never map code
+	 * pages, so a hit cannot modify a block) and calls the handler on a
+	 * miss. Only without a segment base. */
+	if ((in->h == f_store_64 || in->h == f_store_32 || in->h == f_store_i_64 ||
+	     in->h == f_store_i_32) &&
+	    in->adsize == 8 && in->seg < X86_FS && in->reg < 16) {
+		bool imm = in->h == f_store_i_64 || in->h == f_store_i_32;
+
+		op->kind = imm ? 8 : 7;
+		op->alu = in->h == f_store_64 || in->h == f_store_i_64 ? 8 : 4;
+		op->w64 = op->alu == 8;
+		op->dst = 0;
+		op->src = imm ? 0 : in->reg;
+		op->imm = in->imm;
+		if (imm && op->alu == 8 && (int64_t)op->imm != (int32_t)op->imm)
+			return false;
+		return true;
+	}
 	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
 		if (t[k].h != in->h)
 			continue;

@@ -25,7 +25,7 @@
 #define JIT_SIZE (64u << 20)
 
 struct x86_jit_op {
-	uint8_t kind; /* see exec_fast.c; 6 = load of alu bytes */
+	uint8_t kind; /* see exec_fast.c; 6 = load, 7/8 = store of alu bytes */
 	uint8_t alu;
 	uint8_t w64;
 	uint8_t dst, src;
@@ -191,13 +191,16 @@ static void patch(uint8_t *at, uint8_t *to)
 	memcpy(at, &rel, 4);
 }
 
-/* The read-TLB fast path of a load in 64-bit mode without a segment base
- * (what x86_read_mem() does inline): rdx = EA; hit -> gpr[dst] = value and
- * jump over the slow path, whose jumps are returned in miss[0..1]. */
-static uint8_t *emit_load_fast(struct emit *e, const struct x86_insn *in, unsigned size,
-			       unsigned dst, uint8_t *miss[2])
+/* The TLB fast path of a load (op->kind 6) or store (7: gpr[src], 8: imm)
+ * in 64-bit mode without a segment base (what x86_read_mem() and
+ * x86_write_mem() do inline): rdx = EA; hit -> the access, then jump over
+ * the slow path, whose jumps are returned in miss[0..1]. */
+static uint8_t *emit_mem_fast(struct emit *e, const struct x86_insn *in,
+			      const struct x86_jit_op *op, uint8_t *miss[2])
 {
 	uint8_t *done;
+	unsigned size = op->alu;
+	unsigned acc = op->kind == 6 ? X86_ACC_READ : X86_ACC_WRITE;
 
 	if (in->base == X86_NOREG) {
 		b2(e, 0x31, 0xd2); /* xor edx, edx */
@@ -229,21 +232,33 @@ static uint8_t *emit_load_fast(struct emit *e, const struct x86_insn *in, unsign
 	b2(e, 0x48, 0x89); b1(e, 0xd1);             /* mov rcx, rdx */
 	b2(e, 0x48, 0x81); b1(e, 0xe1); b4(e, 0xfffff000u); /* and rcx, ~0xfff */
 	b2(e, 0x48, 0x3b); b1(e, 0x88);             /* cmp rcx, [rax + tag] */
-	b4(e, (uint32_t)offsetof(struct x86_cpu, tlb[X86_ACC_READ][0].tag));
+	b4(e, (uint32_t)offsetof(struct x86_cpu, tlb[acc][0].tag));
 	miss[0] = jcc32(e, 0x85);                   /* jne miss */
 	b2(e, 0x89, 0xd1);                          /* mov ecx, edx */
 	b2(e, 0x81, 0xe1); b4(e, 0xfff);            /* and ecx, 0xfff */
 	b2(e, 0x81, 0xf9); b4(e, 0x1000 - size);    /* cmp ecx, 0x1000 - size */
 	miss[1] = jcc32(e, 0x87);                   /* ja miss */
 	b2(e, 0x48, 0x03); b1(e, 0x90);             /* add rdx, [rax + addend] */
-	b4(e, (uint32_t)offsetof(struct x86_cpu, tlb[X86_ACC_READ][0].addend));
-	if (size == 8)
-		b2(e, 0x48, 0x8b), b1(e, 0x02);     /* mov rax, [rdx] */
-	else if (size == 4)
-		b2(e, 0x8b, 0x02);                  /* mov eax, [rdx] */
-	else
-		b2(e, 0x0f, 0xb6), b1(e, 0x02);     /* movzx eax, byte [rdx] */
-	store_rax(e, dst);
+	b4(e, (uint32_t)offsetof(struct x86_cpu, tlb[acc][0].addend));
+	if (op->kind == 7) {
+		load_rax(e, op->src, size == 8);
+		if (size == 8)
+			b1(e, 0x48);
+		b2(e, 0x89, 0x02);                  /* mov [rdx], rax/eax */
+	} else if (op->kind == 8) {
+		if (size == 8)
+			b1(e, 0x48);
+		b2(e, 0xc7, 0x02);                  /* mov qword/dword [rdx], imm32 */
+		b4(e, (uint32_t)op->imm);
+	} else {
+		if (size == 8)
+			b2(e, 0x48, 0x8b), b1(e, 0x02); /* mov rax, [rdx] */
+		else if (size == 4)
+			b2(e, 0x8b, 0x02);              /* mov eax, [rdx] */
+		else
+			b2(e, 0x0f, 0xb6), b1(e, 0x02); /* movzx eax, byte [rdx] */
+		store_rax(e, op->dst);
+	}
 	b1(e, 0xe9);                                /* jmp done */
 	done = e->p;
 	b4(e, 0);
@@ -296,7 +311,7 @@ x86_jit_fn x86_jit_translate(struct x86_jit *j, const struct x86_block *b)
 		bool have = x86_fast_jit_op(in, &op);
 
 		pend += in->len;
-		if (have && op.kind != 6) {
+		if (have && op.kind < 6) {
 			emit_inline(&e, &op);
 			continue;
 		}
@@ -305,7 +320,7 @@ x86_jit_fn x86_jit_translate(struct x86_jit *j, const struct x86_block *b)
 		add_rip(&e, pend);
 		pend = 0;
 		if (have && b->mode == X86_MODE_LONG64) {
-			done = emit_load_fast(&e, in, op.alu, op.dst, miss);
+			done = emit_mem_fast(&e, in, &op, miss);
 			patch(miss[0], e.p);
 			patch(miss[1], e.p);
 		}
