@@ -15,7 +15,7 @@
 #include "cpu/x86/system.h"
 
 #define HASH_BITS 15
-#define JC_BITS 12
+#define JC_BITS 16 /* linear cache: 64Ki entries (512 KiB); 4Ki missed often in a boot */
 #define PAGE_BITS 12
 #define ARENA_SIZE (48u << 20)
 
