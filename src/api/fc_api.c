@@ -627,17 +627,7 @@ static int flush_metrics(struct fc_api *a)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_REALTIME, &wall);
-	exits = json_object();
-	for (unsigned k = 0; k < ACCEL_EXIT__COUNT; k++) {
-		unsigned long sum = 0;
-
-		/* Statistics read while vCPUs run: a count may be one exit stale. */
-		if (a->vm)
-			for (unsigned i = 0; i < a->vm->m.nr_cpus; i++)
-				sum += __atomic_load_n(&a->vm->vcpus[i].exits[k], __ATOMIC_RELAXED);
-		json_object_set_new(exits, exit_names[k] ? exit_names[k] : "unknown",
-				    json_integer((json_int_t)sum));
-	}
+	exits = exits_json(a);
 	m = json_pack("{s:I,s:I,s:s,s:o}", "utc_timestamp_ms",
 		      (json_int_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000, "uptime_ms",
 		      (json_int_t)((now.tv_sec - a->t0.tv_sec) * 1000 +
