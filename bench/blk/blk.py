@@ -81,8 +81,6 @@ def main():
           "%d s per job" % (kver, bg.MEM_MB, DISK_MB, seconds), flush=True)
     results = {}
     peers = bg.peers(petrel)
-    if os.environ.get("PETREL_BENCH_ONLY"):  # e.g. petrel: one side while profiling
-        peers = [p for p in peers if p[0] == os.environ["PETREL_BENCH_ONLY"]]
     for name, mk in peers:
         with open(data, "wb") as f:  # a fresh sparse image for each peer
             f.truncate(DISK_MB << 20)

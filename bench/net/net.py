@@ -115,8 +115,6 @@ def main():
           "iperf3 %d s per direction" % (kver, bg.MEM_MB, seconds), flush=True)
     results = {}
     peers = bg.peers(petrel)
-    if os.environ.get("PETREL_BENCH_ONLY"):  # e.g. petrel: one side while profiling
-        peers = [p for p in peers if p[0] == os.environ["PETREL_BENCH_ONLY"]]
     for name, mk in peers:
         fi, fe = bg.free_port(), bg.free_port()
         argv = mk(kernel, initrd, [(tools, True)], [(fi, IPERF_PORT), (fe, ECHO_PORT)])

@@ -141,7 +141,8 @@ def qemu_argv(qemu, kernel, initrd, disks, hostfwds):
 
 
 def peers(petrel):
-    """[(name, argv builder)]: petrel always, QEMU TCG when installed."""
+    """[(name, argv builder)]: petrel always, QEMU TCG when installed;
+    $PETREL_BENCH_ONLY=NAME keeps one of them (e.g. petrel, while profiling)."""
     out = [("petrel", lambda *a: petrel_argv(petrel, *a))]
     qemu = shutil.which("qemu-system-x86_64")
     if qemu:
@@ -149,6 +150,9 @@ def peers(petrel):
     else:
         print("qemu-system-x86_64 not installed (Debian package qemu-system-x86): "
               "skipping the peer", flush=True)
+    only = os.environ.get("PETREL_BENCH_ONLY")
+    if only:
+        out = [p for p in out if p[0] == only]
     return out
 
 
